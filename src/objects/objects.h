@@ -1,0 +1,19 @@
+/* objects: the S3-compatible object store service. sl_objects owns buckets, objects,
+ * multipart uploads and blob files under the data dir; its api.c speaks S3's REST-XML. */
+#ifndef SL_OBJECTS_H
+#define SL_OBJECTS_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/router.h"
+#include "store/store.h"
+
+typedef struct sl_objects sl_objects;
+
+/* Prepares the blob directories and removes temp files a crash left behind. */
+sl_objects *sl_objects_new(const sl_config *cfg, sl_store *store, char *err, size_t errlen);
+void sl_objects_register(sl_objects *o, sl_router *router);
+void sl_objects_free(sl_objects *o);
+
+#endif

@@ -1,0 +1,89 @@
+/* migrations: schema versions, one SQL script each. PRAGMA user_version records the version.
+ * Append new versions; never edit a released one. */
+#include "store/migrations.h"
+
+#include <stdio.h>
+
+static const char *const migrations[] = {
+    /* 1: object store and the event outbox. */
+    "CREATE TABLE buckets ("
+    "  name TEXT PRIMARY KEY,"
+    "  created_ms INTEGER NOT NULL,"
+    "  region TEXT NOT NULL,"
+    "  config TEXT NOT NULL DEFAULT '{}'"
+    ");"
+    "CREATE TABLE objects ("
+    "  bucket TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL,"
+    "  last_modified_ms INTEGER NOT NULL,"
+    "  content_type TEXT,"
+    "  headers TEXT NOT NULL DEFAULT '{}',"  /* stored response headers and user metadata */
+    "  checksum_algo TEXT,"
+    "  checksum TEXT,"
+    "  checksum_type TEXT,"
+    "  tags TEXT,"
+    "  blob TEXT,"                           /* file id under blobs/, or NULL when inline */
+    "  data BLOB,"                           /* inline body for small objects */
+    "  parts INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (bucket, key)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE uploads ("
+    "  upload_id TEXT PRIMARY KEY,"
+    "  bucket TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  content_type TEXT,"
+    "  headers TEXT NOT NULL DEFAULT '{}',"
+    "  checksum_algo TEXT,"
+    "  checksum_type TEXT,"
+    "  tags TEXT"
+    ");"
+    "CREATE INDEX uploads_by_key ON uploads (bucket, key, created_ms);"
+    "CREATE TABLE parts ("
+    "  upload_id TEXT NOT NULL,"
+    "  part_number INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL,"
+    "  checksum TEXT,"
+    "  blob TEXT NOT NULL,"
+    "  last_modified_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (upload_id, part_number)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL"
+    ");",
+};
+
+int sl_migrations_apply(sqlite3 *db, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    int n = (int)(sizeof migrations / sizeof migrations[0]);
+    if (version > n) {
+        snprintf(err, errlen, "data dir schema version %d is newer than this sluice (%d)", version, n);
+        return SQLITE_ERROR;
+    }
+    for (int v = version; v < n; v++) {
+        char sql[64];
+        if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+        if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "migration %d: %s", v + 1, sqlite3_errmsg(db));
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return SQLITE_ERROR;
+        }
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+        if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) goto fail;
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    }
+    return SQLITE_OK;
+fail:
+    snprintf(err, errlen, "migrations: %s", sqlite3_errmsg(db));
+    return SQLITE_ERROR;
+}

@@ -1,0 +1,229 @@
+/* store: SQLite (WAL) with one writer thread doing group commits, and per-thread readers.
+ * Owns the database file and its connections; knows no service's tables beyond migrations. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "store/migrations.h"
+
+#define MAX_BATCH 512
+
+typedef struct write_job {
+    sl_store_write_fn fn;
+    sl_store_done_fn done;
+    void *arg;
+    int rc;
+    struct write_job *next;
+} write_job;
+
+typedef struct reader {
+    sqlite3 *db;
+    struct reader *next;
+} reader;
+
+struct sl_store {
+    char *dir;
+    char *db_path;
+    sqlite3 *writer;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    write_job *head, *tail;
+    bool stopping;
+    reader *readers;
+    pthread_key_t reader_key;
+};
+
+static int open_conn(const char *path, sqlite3 **out, bool writer) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, out, flags, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_busy_timeout(*out, 10000);
+    sqlite3_exec(*out,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                 "PRAGMA cache_size=-2000; PRAGMA temp_store=MEMORY;",
+                 NULL, NULL, NULL);
+    return SQLITE_OK;
+}
+
+static void run_batch(sl_store *st, write_job *batch) {
+    sqlite3 *db = st->writer;
+    bool ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    for (write_job *j = batch; j; j = j->next) {
+        if (!ok) {
+            j->rc = SL_STORE_EIO;
+            continue;
+        }
+        sqlite3_exec(db, "SAVEPOINT job", NULL, NULL, NULL);
+        j->rc = j->fn(db, j->arg);
+        if (j->rc != 0) sqlite3_exec(db, "ROLLBACK TO job", NULL, NULL, NULL);
+        sqlite3_exec(db, "RELEASE job", NULL, NULL, NULL);
+    }
+    if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sl_error("\"commit failed\" detail=\"%s\"", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        ok = false;
+    }
+    for (write_job *j = batch, *n; j; j = n) {
+        n = j->next;
+        j->done(j->arg, ok ? j->rc : SL_STORE_EIO);
+        free(j);
+    }
+}
+
+static void *writer_main(void *arg) {
+    sl_store *st = arg;
+    pthread_mutex_lock(&st->lock);
+    for (;;) {
+        while (!st->head && !st->stopping) pthread_cond_wait(&st->wake, &st->lock);
+        if (!st->head && st->stopping) break;
+        /* Take up to MAX_BATCH jobs: everything that queued during the last commit. */
+        write_job *batch = st->head, *last = batch;
+        int n = 1;
+        while (last->next && n < MAX_BATCH) last = last->next, n++;
+        st->head = last->next;
+        if (!st->head) st->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&st->lock);
+        run_batch(st, batch);
+        pthread_mutex_lock(&st->lock);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+sl_store *sl_store_open(const char *data_dir, char *err, size_t errlen) {
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data dir %s: %s", data_dir, strerror(errno));
+        return NULL;
+    }
+    sl_store *st = sl_xcalloc(1, sizeof *st);
+    st->dir = sl_xstrdup(data_dir);
+    sl_buf p;
+    sl_buf_init(&p);
+    sl_buf_printf(&p, "%s/sluice.db", data_dir);
+    st->db_path = sl_buf_steal(&p);
+    if (open_conn(st->db_path, &st->writer, true) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", st->db_path,
+                 st->writer ? sqlite3_errmsg(st->writer) : "out of memory");
+        sqlite3_close(st->writer);
+        free(st->dir);
+        free(st->db_path);
+        free(st);
+        return NULL;
+    }
+    if (sl_migrations_apply(st->writer, err, errlen) != SQLITE_OK) {
+        sqlite3_close(st->writer);
+        free(st->dir);
+        free(st->db_path);
+        free(st);
+        return NULL;
+    }
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->wake, NULL);
+    pthread_key_create(&st->reader_key, NULL);
+    pthread_create(&st->thread, NULL, writer_main, st);
+    return st;
+}
+
+void sl_store_close(sl_store *st) {
+    if (!st) return;
+    pthread_mutex_lock(&st->lock);
+    st->stopping = true;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->lock);
+    pthread_join(st->thread, NULL);
+    for (reader *r = st->readers, *n; r; r = n) {
+        n = r->next;
+        sqlite3_close(r->db);
+        free(r);
+    }
+    sqlite3_close(st->writer);
+    pthread_key_delete(st->reader_key);
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->wake);
+    free(st->dir);
+    free(st->db_path);
+    free(st);
+}
+
+const char *sl_store_dir(const sl_store *st) { return st->dir; }
+
+sqlite3 *sl_store_reader(sl_store *st) {
+    reader *r = pthread_getspecific(st->reader_key);
+    if (r) return r->db;
+    r = sl_xcalloc(1, sizeof *r);
+    if (open_conn(st->db_path, &r->db, false) != SQLITE_OK) {
+        sl_error("\"cannot open reader\" detail=\"%s\"", sqlite3_errmsg(r->db));
+    }
+    pthread_setspecific(st->reader_key, r);
+    pthread_mutex_lock(&st->lock);
+    r->next = st->readers;
+    st->readers = r;
+    pthread_mutex_unlock(&st->lock);
+    return r->db;
+}
+
+void sl_store_write_async(sl_store *st, sl_store_write_fn fn, sl_store_done_fn done, void *arg) {
+    write_job *j = sl_xcalloc(1, sizeof *j);
+    j->fn = fn;
+    j->done = done;
+    j->arg = arg;
+    pthread_mutex_lock(&st->lock);
+    if (st->tail) st->tail->next = j;
+    else st->head = j;
+    st->tail = j;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->lock);
+}
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int rc;
+    sl_store_write_fn fn;
+    void *arg;
+} sync_wait;
+
+static int sync_run(sqlite3 *db, void *arg) {
+    sync_wait *w = arg;
+    return w->fn(db, w->arg);
+}
+static void sync_done(void *arg, int rc) {
+    sync_wait *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->done = true;
+    w->rc = rc;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+int sl_store_write(sl_store *st, sl_store_write_fn fn, void *arg) {
+    sync_wait w = {.fn = fn, .arg = arg};
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    sl_store_write_async(st, sync_run, sync_done, &w);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done) pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    pthread_mutex_destroy(&w.lock);
+    pthread_cond_destroy(&w.cond);
+    return w.rc;
+}
+
+sqlite3_stmt *sl_store_prepare(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+        sl_error("\"prepare failed\" sql=\"%.60s\" detail=\"%s\"", sql, sqlite3_errmsg(db));
+        return NULL;
+    }
+    return s;
+}

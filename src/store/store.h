@@ -1,0 +1,41 @@
+/* store: the persistence interface. Embedded backend: SQLite in WAL mode under the data dir.
+ *
+ * Reads use a connection private to the calling thread (sl_store_reader). Every write goes
+ * through one writer thread as a job: jobs that queue while a commit is in flight are applied
+ * together in the next transaction (each inside its own SAVEPOINT, so a failing job rolls back
+ * alone) and made durable by a single fsync. That is the group commit that lets many small
+ * PUTs share one sync. A job's done callback runs on the writer thread after the commit is
+ * durable, with the job's result; it must not block. */
+#ifndef SL_STORE_H
+#define SL_STORE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sl_store sl_store;
+
+/* A write job: runs inside the group transaction. Return 0 to keep its changes, anything else
+ * (an error code of the caller's choosing) to roll back just this job. */
+typedef int (*sl_store_write_fn)(sqlite3 *db, void *arg);
+/* Called once the job's fate is durable: rc is the job's return, or SL_STORE_EIO when the
+ * commit itself failed. */
+typedef void (*sl_store_done_fn)(void *arg, int rc);
+
+#define SL_STORE_EIO (-5)
+
+sl_store *sl_store_open(const char *data_dir, char *err, size_t errlen);
+void sl_store_close(sl_store *st);
+const char *sl_store_dir(const sl_store *st);
+
+/* This thread's read connection (opened on first use, closed by sl_store_close). */
+sqlite3 *sl_store_reader(sl_store *st);
+
+void sl_store_write_async(sl_store *st, sl_store_write_fn fn, sl_store_done_fn done, void *arg);
+/* Blocking form: queues the job and waits for its durable result. */
+int sl_store_write(sl_store *st, sl_store_write_fn fn, void *arg);
+
+/* Small helpers for prepared statements used by every service. */
+sqlite3_stmt *sl_store_prepare(sqlite3 *db, const char *sql);
+
+#endif
