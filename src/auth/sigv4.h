@@ -21,14 +21,19 @@ typedef enum {
     SL_AUTH_MALFORMED,       /* AuthorizationHeaderMalformed / AuthorizationQueryParametersError */
     SL_AUTH_UNKNOWN_KEY,     /* InvalidAccessKeyId */
     SL_AUTH_BAD_SIGNATURE,   /* SignatureDoesNotMatch */
-    SL_AUTH_EXPIRED,         /* AccessDenied "Request has expired" */
+    SL_AUTH_EXPIRED,         /* AccessDenied "Request has expired" (or "...not valid yet") */
     SL_AUTH_SKEWED,          /* RequestTimeTooSkewed */
 } sl_auth_status;
 
 /* Returns the secret for an access key id, or NULL when unknown. */
 typedef const char *(*sl_secret_lookup_fn)(void *ctx, const char *access_key_id);
-/* Returns a request header value by lower-case name, or NULL. */
+/* Returns a request header value by lower-case name, or NULL. A header sent more than once
+ * should come back as its values joined with ',' (what SigV4 signs). */
 typedef const char *(*sl_header_lookup_fn)(void *ctx, const char *lower_name);
+/* Calls visit for every request header (any case, in any order). Same shape as
+ * sl_req_each_header's callback, so an adapter is one line. */
+typedef void (*sl_header_visit_fn)(void *arg, const char *name, const char *value);
+typedef void (*sl_header_each_fn)(void *ctx, sl_header_visit_fn visit, void *arg);
 
 typedef struct {
     const char *method;
@@ -43,6 +48,13 @@ typedef struct {
     int64_t now_ms;
     sl_secret_lookup_fn secret;
     void *secret_ctx;
+    /* Optional. SigV2 signs every x-amz-* header, which only an enumeration can find; without
+     * it SigV2 requests carrying x-amz-* headers fail with SignatureDoesNotMatch. Called with
+     * header_ctx. */
+    sl_header_each_fn each_header;
+    /* Optional, S3 virtual-hosted-style requests only: the bucket taken from the Host header.
+     * SigV2 signs "/bucket/key" even when the path is "/key". NULL for path style. */
+    const char *virtual_host_bucket;
 } sl_sigv4_request;
 
 typedef struct {
@@ -60,8 +72,11 @@ typedef struct {
     bool sigv2;
 } sl_auth_result;
 
-/* Verifies SigV4 (header or presigned query) or SigV2 presigned query. Skew tolerance is 15
- * minutes; presigned URLs honour X-Amz-Expires (max 7 days) / Expires. */
+/* Verifies SigV4 (header or presigned query) or SigV2 (S3 only: presigned query, or the
+ * "AWS AK:sig" header). Skew tolerance is 15 minutes; presigned URLs honour X-Amz-Expires
+ * (max 7 days) / Expires. out is always fully written; on success it carries the scope, the
+ * signing key and the seed signature a streaming upload chains from. The credential scope's
+ * region and service are not checked against anything: the caller may. */
 sl_auth_status sl_sigv4_verify(const sl_sigv4_request *req, sl_auth_result *out);
 
 /* Signature of one aws-chunked chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD):
@@ -69,7 +84,10 @@ sl_auth_status sl_sigv4_verify(const sl_sigv4_request *req, sl_auth_result *out)
  *                  hex(sha256("")) "\n" hex(sha256(chunk)). out is 65 bytes. */
 void sl_sigv4_chunk_signature(const sl_auth_result *auth, const char *prev_signature,
                               const unsigned char chunk_sha256[32], char out[65]);
-/* Signature of the trailing headers (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER). */
+/* Signature of the trailing headers (STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER):
+ * string to sign = "AWS4-HMAC-SHA256-TRAILER\n" amz_date "\n" scope "\n" prev_sig "\n"
+ *                  hex(sha256(trailer_text)), where trailer_text is the canonical trailers:
+ * "name:value\n" for each (lower-case names, sorted, x-amz-trailer-signature left out). */
 void sl_sigv4_trailer_signature(const sl_auth_result *auth, const char *prev_signature,
                                 const char *trailer_text, size_t n, char out[65]);
 

@@ -1,6 +1,7 @@
 /* buf: growable buffers, escaping and encoding helpers. Pure functions; no I/O. */
 #include "core/buf.h"
 
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -154,11 +155,18 @@ long sl_base64_decode(const char *in, size_t n, unsigned char *out) {
         if (!ok) return -1;
         if (c == '=' && i == n - 2 && in[n - 1] != '=') return -1;
     }
-    int len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-    if (len < 0) return -1;
-    if (n >= 1 && in[n - 1] == '=') len--;
-    if (n >= 2 && in[n - 2] == '=') len--;
-    return len;
+    if (n == 0) return 0;
+    /* EVP_DecodeBlock writes three bytes per quartet, padding included: decode the last quartet
+     * aside so that exactly the decoded length lands in out. */
+    size_t head = n - 4;
+    if (head > INT_MAX) return -1;
+    if (head && EVP_DecodeBlock(out, (const unsigned char *)in, (int)head) != (int)(head / 4 * 3))
+        return -1;
+    unsigned char tail[3];
+    if (EVP_DecodeBlock(tail, (const unsigned char *)in + head, 4) != 3) return -1;
+    size_t pad = (in[n - 1] == '=') + (in[n - 2] == '=');
+    memcpy(out + head / 4 * 3, tail, 3 - pad);
+    return (long)(head / 4 * 3 + 3 - pad);
 }
 
 bool sl_str_has_prefix(const char *s, const char *prefix) {

@@ -40,7 +40,9 @@ long sl_uri_decode(const char *s, size_t n, char *out, bool plus_is_space);
 void sl_hex_encode(const unsigned char *in, size_t n, char *out /* 2n+1 */);
 /* Base64 (standard alphabet, padded). out holds 4*ceil(n/3)+1. */
 size_t sl_base64_encode(const unsigned char *in, size_t n, char *out);
-/* Returns decoded length or -1 when the input is not valid base64. */
+/* Returns decoded length or -1 when the input is not valid base64 (n must be a multiple of 4,
+ * padding only at the end). Writes exactly the decoded length, at most 3*n/4 bytes: size out
+ * from n, or check n first (a Content-MD5 is 24 characters), never from the expected result. */
 long sl_base64_decode(const char *in, size_t n, unsigned char *out);
 bool sl_str_has_prefix(const char *s, const char *prefix);
 bool sl_str_has_suffix(const char *s, const char *suffix);

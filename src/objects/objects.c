@@ -1,27 +1,53 @@
-/* objects: service lifetime (blob dirs, crash clean-up) and router registration. */
+/* objects: service lifetime. Prepares the blob directories and, at start, removes what an
+ * interrupted run left behind: temp files of unfinished uploads and blobs no row refers to
+ * (a crash between publishing a blob and committing its row). */
 #include "objects/objects.h"
 
 #include <stdlib.h>
+#include <string.h>
 
-#include "core/aws_error.h"
-#include "core/buf.h"
+#include "core/log.h"
+#include "objects/s3.h"
 
-struct sl_objects {
-    const sl_config *cfg;
-    sl_store *store;
-};
-
-static void s3_begin(sl_req *req, void *svc) {
-    (void)svc;
-    sl_s3_error(req, 501, "NotImplemented", "not yet", NULL, NULL);
+static bool blob_referenced(void *ctx, const char *id) {
+    sqlite3_stmt **st = ctx;
+    for (int i = 0; i < 2; i++) {
+        sqlite3_reset(st[i]);
+        sqlite3_bind_text(st[i], 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st[i]) == SQLITE_ROW) return true;
+    }
+    return false;
 }
 
 sl_objects *sl_objects_new(const sl_config *cfg, sl_store *store, char *err, size_t errlen) {
-    (void)err, (void)errlen;
     sl_objects *o = sl_xcalloc(1, sizeof *o);
     o->cfg = cfg;
     o->store = store;
+    if (sl_blobs_init(&o->blobs, sl_store_dir(store), err, errlen) != 0) {
+        free(o);
+        return NULL;
+    }
+    sqlite3 *db = sl_store_reader(store);
+    sqlite3_stmt *st[2] = {NULL, NULL};
+    sqlite3_prepare_v2(db, "SELECT 1 FROM objects WHERE blob=?1", -1, &st[0], NULL);
+    sqlite3_prepare_v2(db, "SELECT 1 FROM parts WHERE blob=?1", -1, &st[1], NULL);
+    if (!st[0] || !st[1]) {
+        snprintf(err, errlen, "cannot prepare blob sweep: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st[0]);
+        sqlite3_finalize(st[1]);
+        sl_blobs_free(&o->blobs);
+        free(o);
+        return NULL;
+    }
+    size_t removed = sl_blobs_sweep(&o->blobs, blob_referenced, st);
+    sqlite3_finalize(st[0]);
+    sqlite3_finalize(st[1]);
+    if (removed) sl_info("\"removed leftovers of interrupted writes\" files=%zu", removed);
     return o;
 }
-void sl_objects_register(sl_objects *o, sl_router *router) { sl_router_set_s3(router, s3_begin, o); }
-void sl_objects_free(sl_objects *o) { free(o); }
+
+void sl_objects_free(sl_objects *o) {
+    if (!o) return;
+    sl_blobs_free(&o->blobs);
+    free(o);
+}
