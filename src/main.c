@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/credentials.h"
 #include "core/config.h"
+#include "core/context.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/router.h"
@@ -75,11 +77,14 @@ static int cmd_serve(int argc, char **argv) {
 
     sl_store *store = sl_store_open(cfg.data_dir, err, sizeof err);
     if (!store) goto fail;
+    sl_credentials *credentials = sl_credentials_new(cfg.access_key_id, cfg.secret_access_key);
+    sl_context ctx = {.cfg = &cfg, .store = store, .credentials = credentials};
     sl_router *router = sl_router_new();
-    sl_objects *objects = sl_objects_new(&cfg, store, err, sizeof err);
+    sl_objects *objects = sl_objects_new(&ctx, err, sizeof err);
     if (!objects) {
         sl_store_close(store);
         sl_router_free(router);
+        sl_credentials_free(credentials);
         goto fail;
     }
     sl_objects_register(objects, router);
@@ -94,6 +99,7 @@ static int cmd_serve(int argc, char **argv) {
         sl_objects_free(objects);
         sl_store_close(store);
         sl_router_free(router);
+        sl_credentials_free(credentials);
         goto fail;
     }
     unsigned port = sl_http_port(http);
@@ -113,6 +119,7 @@ static int cmd_serve(int argc, char **argv) {
     sl_objects_free(objects);
     sl_store_close(store);
     sl_router_free(router);
+    sl_credentials_free(credentials);
     sl_config_free(&cfg);
     sl_info("\"stopped\"");
     return 0;

@@ -69,8 +69,14 @@ static void req_free(sl_req *req) {
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)conn, (void)toe;
-    if (*con_cls) req_free(*con_cls);
+    (void)cls, (void)conn;
+    sl_req *req = *con_cls;
+    if (req && req->began) {
+        sl_debug("\"request\" id=%s method=%s path=\"%.200s\" status=%d ms=%lld done=%s", req->request_id,
+                 req->method, req->raw_path, req->status, (long long)(sl_mono_ms() - req->started_ms),
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted");
+    }
+    if (req) req_free(req);
     *con_cls = NULL;
 }
 
@@ -97,6 +103,7 @@ static enum MHD_Result queue_response(sl_req *req) {
 static void begin_request(sl_req *req, const char *method) {
     struct MHD_Connection *conn = req->conn;
     req->method = method;
+    req->started_ms = sl_mono_ms();
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {

@@ -38,6 +38,7 @@ struct sl_req {
     char source_ip[64];
     uint64_t content_length; /* from the header; UINT64_MAX when absent */
     bool has_content_length;
+    int64_t started_ms; /* monotonic, for the access log */
 
     /* Body handling, set by the begin function. */
     size_t body_limit;        /* buffered mode: larger bodies get 413 via on_body_too_large */

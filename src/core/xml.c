@@ -83,18 +83,32 @@ static bool name_char(unsigned char c) {
 /* Reads a qualified name (at most one ':', not at either end) at pos. */
 static bool parse_qname(xml_parser *x, const char **name, size_t *len) {
     size_t from = x->pos;
-    if (x->pos >= x->len || !name_start((unsigned char)x->s[x->pos]))
-        return x->pos >= x->len ? fail(x, x->pos, "unexpected end of input, expected a name")
-                                : fail(x, x->pos, "expected a name, found '%c'", x->s[x->pos]);
+    /* Each failure is `fail(); return false;` rather than `return fail()`: static analysers do
+     * not follow the variadic fail() and would think *name may be left unset. */
+    if (x->pos >= x->len) {
+        fail(x, from, "unexpected end of input, expected a name");
+        return false;
+    }
+    unsigned char first = (unsigned char)x->s[x->pos];
+    if (!name_start(first)) {
+        if (first > ' ' && first < 0x7F) fail(x, from, "expected a name, found '%c'", first);
+        else fail(x, from, "expected a name, found byte 0x%02X", first);
+        return false;
+    }
     while (x->pos < x->len && name_char((unsigned char)x->s[x->pos])) x->pos++;
     size_t n = x->pos - from;
-    if (n > SL_XML_MAX_NAME) return fail(x, from, "name longer than %d bytes", SL_XML_MAX_NAME);
+    if (n > SL_XML_MAX_NAME) {
+        fail(x, from, "name longer than %d bytes", SL_XML_MAX_NAME);
+        return false;
+    }
     const char *colon = memchr(x->s + from, ':', n);
     if (colon) {
         size_t c = (size_t)(colon - x->s);
         if (c == from || c == x->pos - 1 || memchr(colon + 1, ':', x->pos - c - 1) ||
-            !name_start((unsigned char)colon[1]))
-            return fail(x, from, "malformed namespace prefix in '%.*s'", (int)n, x->s + from);
+            !name_start((unsigned char)colon[1])) {
+            fail(x, from, "malformed namespace prefix in '%.*s'", (int)n, x->s + from);
+            return false;
+        }
     }
     *name = x->s + from;
     *len = n;
@@ -200,8 +214,8 @@ static bool parse_comment(xml_parser *x) {
 static bool parse_pi(xml_parser *x) {
     size_t from = x->pos;
     x->pos += 2;
-    const char *target;
-    size_t n;
+    const char *target = NULL;
+    size_t n = 0;
     if (!parse_qname(x, &target, &n)) return false;
     if (n == 3 && (target[0] | 0x20) == 'x' && (target[1] | 0x20) == 'm' &&
         (target[2] | 0x20) == 'l')
@@ -258,8 +272,8 @@ static bool parse_xml_decl(xml_parser *x) {
             ok = fail(x, x->pos, "expected whitespace in the XML declaration");
             break;
         }
-        const char *name;
-        size_t n;
+        const char *name = NULL;
+        size_t n = 0;
         size_t at = x->pos;
         if (!(ok = parse_qname(x, &name, &n))) break;
         skip_ws(x);
@@ -329,8 +343,8 @@ static size_t utf8_check(const unsigned char *s, size_t len) {
  * open element (or as the root) and opens it unless it closed itself. */
 static bool parse_start_tag(xml_parser *x) {
     size_t from = x->pos++;
-    const char *qname;
-    size_t qlen;
+    const char *qname = NULL;
+    size_t qlen = 0;
     if (!parse_qname(x, &qname, &qlen)) return false;
     if (x->depth >= SL_XML_MAX_DEPTH)
         return fail(x, from, "elements nested deeper than %d levels", SL_XML_MAX_DEPTH);
@@ -372,8 +386,8 @@ static bool parse_start_tag(xml_parser *x) {
         if (!ws)
             return fail(x, x->pos, "expected whitespace, '>' or '/>' in <%.*s>", (int)qlen, qname);
         size_t at = x->pos;
-        const char *aname;
-        size_t alen;
+        const char *aname = NULL;
+        size_t alen = 0;
         if (!parse_qname(x, &aname, &alen)) return false;
         for (size_t i = 0; i < nattrs; i++)
             if (attrs[i].len == alen && !memcmp(attrs[i].name, aname, alen))
@@ -406,8 +420,8 @@ static bool parse_start_tag(xml_parser *x) {
 static bool parse_end_tag(xml_parser *x) {
     size_t from = x->pos;
     x->pos += 2;
-    const char *qname;
-    size_t qlen;
+    const char *qname = NULL;
+    size_t qlen = 0;
     if (!parse_qname(x, &qname, &qlen)) return false;
     skip_ws(x);
     if (x->pos >= x->len) return fail(x, from, "unterminated end tag </%.*s", (int)qlen, qname);

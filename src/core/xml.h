@@ -15,12 +15,12 @@ typedef struct sl_xml_node {
     struct sl_xml_node *first_child, *next_sibling;
 } sl_xml_node;
 
-/* Limits: hostile or broken input past them is an error, never a crash. */
+/* Limits: hostile or broken input past them is an error, never a crash. A 10000-part
+ * CompleteMultipartUpload stays well inside the element limit. */
 #define SL_XML_MAX_DEPTH    64     /* nested elements, the root counting as 1 */
 #define SL_XML_MAX_NAME     256    /* bytes in an element or attribute name, prefix included */
 #define SL_XML_MAX_ATTRS    64     /* attributes on one element */
-#define SL_XML_MAX_ELEMENTS 250000 /* in one document: a 10000-part CompleteMultipartUpload fits   \
-                                    */
+#define SL_XML_MAX_ELEMENTS 250000 /* elements in one document */
 
 /* Parses a UTF-8 document; returns its root element or NULL with err filled ("XML error at
  * byte N (line L): problem"; err may be NULL). Accepted: an XML declaration (UTF-8 only),

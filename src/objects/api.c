@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/credentials.h"
 #include "core/aws_error.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -189,6 +190,7 @@ static int resolve_target(s3_call *c) {
     size_t rest = (size_t)dlen - (size_t)(p - path);
     if (vbucket) {
         c->bucket = vbucket;
+        c->virtual_host = true;
         if (rest) {
             c->key = sl_xstrndup(p, rest);
             c->key_len = rest;
@@ -213,11 +215,7 @@ static int resolve_target(s3_call *c) {
 /* ---- authentication ---- */
 
 static const char *hdr_lookup(void *ctx, const char *name) { return sl_req_header(ctx, name); }
-
-static const char *secret_lookup(void *ctx, const char *ak) {
-    const sl_objects *o = ctx;
-    return strcmp(ak, o->cfg->access_key_id) == 0 ? o->cfg->secret_access_key : NULL;
-}
+static void hdr_each(void *ctx, sl_header_visit_fn visit, void *arg) { sl_req_each_header(ctx, visit, arg); }
 
 static bool authenticate(s3_call *c) {
     sl_req *req = c->req;
@@ -231,8 +229,10 @@ static bool authenticate(s3_call *c) {
         .payload_hash = payload ? payload : "UNSIGNED-PAYLOAD",
         .s3 = true,
         .now_ms = sl_now_ms(),
-        .secret = secret_lookup,
-        .secret_ctx = c->o,
+        .secret = sl_credentials_secret,
+        .secret_ctx = c->o->credentials,
+        .each_header = hdr_each,
+        .virtual_host_bucket = c->virtual_host ? c->bucket : NULL,
     };
     sl_auth_status st = sl_sigv4_verify(&sr, &c->auth);
     if (st == SL_AUTH_OK) {
@@ -402,9 +402,9 @@ static bool verify_buffered_body(s3_call *c) {
     }
     const char *md5 = sl_req_header(req, "Content-MD5");
     if (md5) {
-        unsigned char d[16], given[32];
-        long n = sl_base64_decode(md5, strlen(md5), given);
-        if (n != 16) {
+        unsigned char d[16], given[18];
+        /* 16 bytes are 24 base64 characters: check before decoding into the buffer. */
+        if (strlen(md5) != 24 || sl_base64_decode(md5, 24, given) != 16) {
             s3_error(c, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.");
             return false;
         }

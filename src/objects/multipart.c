@@ -554,23 +554,17 @@ static bool combine_checksums(const complete_state *cs, const part_row **chosen,
     uint64_t crc = 0;
     for (size_t i = 0; i < n; i++) {
         const char *b64 = chosen[i]->checksum;
-        unsigned char d[64];
-        if (!b64 || sl_base64_decode(b64, strlen(b64), d) != (long)dl) {
+        unsigned char d[48];
+        if (!b64 || strlen(b64) > 44 || sl_base64_decode(b64, strlen(b64), d) != (long)dl) {
             free(raw);
             return false;
         }
         memcpy(raw + i * dl, d, dl);
-        if (full) {
-            uint64_t v = 0;
-            for (size_t j = 0; j < dl; j++) v = (v << 8) | d[j];
-            crc = i == 0 ? v : sl_ck_crc_combine(a, crc, v, chosen[i]->size);
-        }
+        if (full) crc = sl_ck_crc_combine(a, crc, sl_ck_crc_from_raw(a, d), chosen[i]->size);
     }
     if (full) {
-        unsigned char d[8];
-        for (size_t j = 0; j < dl; j++) d[j] = (unsigned char)(crc >> (8 * (dl - 1 - j)));
         char b64[64];
-        sl_base64_encode(d, dl, b64);
+        sl_ck_crc_to_b64(a, crc, b64);
         snprintf(out, outlen, "%s", b64);
     } else {
         char comp[80];

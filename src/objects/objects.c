@@ -19,10 +19,12 @@ static bool blob_referenced(void *ctx, const char *id) {
     return false;
 }
 
-sl_objects *sl_objects_new(const sl_config *cfg, sl_store *store, char *err, size_t errlen) {
+sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen) {
     sl_objects *o = sl_xcalloc(1, sizeof *o);
-    o->cfg = cfg;
+    sl_store *store = ctx->store;
+    o->cfg = ctx->cfg;
     o->store = store;
+    o->credentials = ctx->credentials;
     if (sl_blobs_init(&o->blobs, sl_store_dir(store), err, errlen) != 0) {
         free(o);
         return NULL;

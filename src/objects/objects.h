@@ -5,14 +5,14 @@
 
 #include <stddef.h>
 
-#include "core/config.h"
+#include "core/context.h"
 #include "core/router.h"
 #include "store/store.h"
 
 typedef struct sl_objects sl_objects;
 
 /* Prepares the blob directories and removes temp files a crash left behind. */
-sl_objects *sl_objects_new(const sl_config *cfg, sl_store *store, char *err, size_t errlen);
+sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen);
 void sl_objects_register(sl_objects *o, sl_router *router);
 void sl_objects_free(sl_objects *o);
 

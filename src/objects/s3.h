@@ -32,6 +32,7 @@
 struct sl_objects {
     const sl_config *cfg;
     sl_store *store;
+    struct sl_credentials *credentials;
     sl_blobs blobs;
 };
 
@@ -51,6 +52,7 @@ struct s3_call {
     char *bucket; /* decoded; NULL for the service root */
     char *key;    /* decoded; NULL when the request names no key */
     size_t key_len;
+    bool virtual_host; /* bucket came from the Host header */
     s3_param *params;
     size_t nparams;
     sl_auth_result auth;

@@ -205,8 +205,8 @@ int upload_finish(s3_call *c) {
     snprintf(r->etag, sizeof r->etag, "\"%s\"", r->md5_hex);
     const char *md5 = sl_req_header(c->req, "Content-MD5");
     if (md5) {
-        unsigned char given[32];
-        if (sl_base64_decode(md5, strlen(md5), given) != 16) {
+        unsigned char given[18];
+        if (strlen(md5) != 24 || sl_base64_decode(md5, 24, given) != 16) {
             s3_error(c, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.");
             return -1;
         }
