@@ -27,8 +27,8 @@
 #include "core/buf.h"
 
 #define LINE_MAX_BYTES 4096 /* a chunk header or a trailer line */
-#define TRAILERS_MAX 32
-#define TRAILER_SIG "x-amz-trailer-signature"
+#define TRAILERS_MAX   32
+#define TRAILER_SIG    "x-amz-trailer-signature"
 
 typedef enum {
     ST_HEADER,      /* reading a chunk-size line */
@@ -220,7 +220,7 @@ static int finish_trailers(sl_chunked *c) {
         return fail(c, "InvalidRequest",
                     "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER requires an "
                     "x-amz-trailer-signature trailer.");
-    trailer sorted[TRAILERS_MAX];
+    trailer sorted[TRAILERS_MAX] = {{NULL, NULL}};
     size_t n = 0;
     for (size_t i = 0; i < c->ntrailers; i++)
         if (&c->trailers[i] != sig) sorted[n++] = c->trailers[i];
@@ -243,8 +243,8 @@ static int finish_trailers(sl_chunked *c) {
         sl_buf sts;
         sl_buf_init(&sts);
         sl_buf_printf(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s/%s/%s/aws4_request\n%s\n%s",
-                      c->auth.amz_date, c->auth.date, c->auth.region, c->auth.service,
-                      c->prev_sig, hash);
+                      c->auth.amz_date, c->auth.date, c->auth.region, c->auth.service, c->prev_sig,
+                      hash);
         unsigned char mac[32];
         unsigned int len = 32;
         HMAC(EVP_sha256(), c->auth.signing_key, 32, (const unsigned char *)sts.data, sts.len, mac,
@@ -415,8 +415,7 @@ int sl_chunked_finish(sl_chunked *c) {
     case ST_HEADER:
     case ST_DATA:
     case ST_DATA_CR:
-    case ST_DATA_LF:
-        break;
+    case ST_DATA_LF: break;
     }
     return fail(c, "IncompleteBody",
                 "The request body terminated unexpectedly: the aws-chunked body ended before its "

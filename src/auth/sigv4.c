@@ -18,10 +18,10 @@
 
 #include "core/buf.h"
 
-#define SKEW_MS (15LL * 60 * 1000)
+#define SKEW_MS             (15LL * 60 * 1000)
 #define PRESIGN_MAX_SECONDS 604800
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define ALGORITHM "AWS4-HMAC-SHA256"
+#define EMPTY_SHA256        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define ALGORITHM           "AWS4-HMAC-SHA256"
 
 /* ---- small pure helpers ---- */
 
@@ -243,10 +243,9 @@ static void qlist_parse(qlist *q, const char *raw, bool plus_is_space) {
             qp->has_eq = eq != NULL;
             qp->name = decode_part(p, (size_t)(name_end - p), plus_is_space, &qp->name_len);
             if (eq)
-                qp->value = decode_part(eq + 1, (size_t)(end - eq - 1), plus_is_space,
-                                        &qp->value_len);
-            else
-                qp->value = decode_part("", 0, false, &qp->value_len);
+                qp->value =
+                    decode_part(eq + 1, (size_t)(end - eq - 1), plus_is_space, &qp->value_len);
+            else qp->value = decode_part("", 0, false, &qp->value_len);
         }
         p = *end ? end + 1 : end;
     }
@@ -550,8 +549,8 @@ typedef struct {
 
 static sl_auth_status verify_v4(const sl_sigv4_request *req, const qlist *q, const v4_input *in,
                                 sl_auth_result *out) {
-    const char *malformed = in->presigned ? "AuthorizationQueryParametersError"
-                                          : "AuthorizationHeaderMalformed";
+    const char *malformed =
+        in->presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed";
     out->presigned = in->presigned;
     if (!parse_credential(in->credential, out))
         return fail(out, SL_AUTH_MALFORMED, malformed,
@@ -679,7 +678,14 @@ static sl_auth_status verify_v4_header(const sl_sigv4_request *req, const char *
         format_amz_date(ms, amz_date);
         in.amz_date = amz_date;
     }
-    in.payload_hash = req->payload_hash ? req->payload_hash : get_header(req, "x-amz-content-sha256");
+    /* S3: the caller passes the x-amz-content-sha256 value. Elsewhere the caller passes the
+     * body's hash, which is what a hex x-amz-content-sha256 must equal anyway; but a client
+     * that chose not to sign the body (botocore does over TLS for some operations) signs the
+     * literal UNSIGNED-PAYLOAD it sent. */
+    const char *sent_hash = get_header(req, "x-amz-content-sha256");
+    if (!req->s3 && sent_hash && !strcmp(sent_hash, "UNSIGNED-PAYLOAD"))
+        in.payload_hash = sent_hash;
+    else in.payload_hash = req->payload_hash ? req->payload_hash : sent_hash;
     if (!in.payload_hash) {
         if (req->s3) {
             st = fail(out, SL_AUTH_MALFORMED, "InvalidRequest",
@@ -732,6 +738,7 @@ static sl_auth_status verify_v4_query(const sl_sigv4_request *req, const qlist *
 
 /* The sub-resources SigV2 puts in the canonical resource: the list botocore signs, which is
  * AWS's documented list plus the response-* overrides. */
+// clang-format off
 static const char *const v2_subresources[] = {
     "accelerate", "acl", "analytics", "cors", "defaultObjectAcl", "delete", "inventory",
     "lifecycle", "location", "logging", "metrics", "notification", "object-lock", "partNumber",
@@ -740,6 +747,7 @@ static const char *const v2_subresources[] = {
     "response-content-type", "response-expires", "restore", "select", "select-type",
     "storageClass", "tagging", "torrent", "uploadId", "uploads", "versionId", "versioning",
     "versions", "website", NULL};
+// clang-format on
 
 static bool is_v2_subresource(const char *name, size_t n) {
     for (const char *const *s = v2_subresources; *s; s++)
@@ -821,8 +829,7 @@ static void v2_canonical_resource(sl_buf *b, const sl_sigv4_request *req, const 
     subres_ref *refs = sl_xcalloc(q->n ? q->n : 1, sizeof *refs);
     size_t n = 0;
     for (size_t i = 0; i < q->n; i++)
-        if (is_v2_subresource(q->v[i].raw_name, q->v[i].raw_name_len))
-            refs[n++].index = i;
+        if (is_v2_subresource(q->v[i].raw_name, q->v[i].raw_name_len)) refs[n++].index = i;
     /* A stable sort by raw name (Python's sort is stable; qsort is not and takes no context):
      * insertion sort, as there are only ever a handful. */
     for (size_t i = 1; i < n; i++) {
@@ -862,8 +869,8 @@ static void v2_sign(const char *secret, const sl_buf *sts, char out[29]) {
 static sl_auth_status verify_v2(const sl_sigv4_request *req, const qlist *q, bool presigned,
                                 const char *access_key, size_t ak_len, const char *signature,
                                 sl_auth_result *out) {
-    const char *malformed = presigned ? "AuthorizationQueryParametersError"
-                                      : "AuthorizationHeaderMalformed";
+    const char *malformed =
+        presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed";
     out->sigv2 = true;
     out->presigned = presigned;
     if (!copy_field(out->access_key, sizeof out->access_key, access_key, ak_len) || !*signature)
@@ -909,12 +916,12 @@ static sl_auth_status verify_v2(const sl_sigv4_request *req, const qlist *q, boo
     if (presigned) /* botocore moves x-amz-* headers into the presigned URL's query */
         for (size_t i = 0; i < q->n; i++)
             amz_add(&amz, q->v[i].name, q->v[i].name_len, q->v[i].value, q->v[i].value_len);
-    qsort(amz.v, amz.n, sizeof *amz.v, amz_cmp);
+    if (amz.n) qsort(amz.v, amz.n, sizeof *amz.v, amz_cmp);
 
     /* botocore signs "/bucket/" for bucket-level requests sent to "/bucket"; try both. */
     const char *path = req->raw_path ? req->raw_path : "";
-    bool bucket_only = !req->virtual_host_bucket && path[0] == '/' && path[1] &&
-                       !strchr(path + 1, '/');
+    bool bucket_only =
+        !req->virtual_host_bucket && path[0] == '/' && path[1] && !strchr(path + 1, '/');
     size_t sig_len = strlen(signature);
     bool ok = false;
     sl_buf sts;
@@ -963,8 +970,9 @@ static sl_auth_status verify_v2_header(const sl_sigv4_request *req, const char *
     sl_auth_status st;
     if (!colon) {
         out->sigv2 = true;
-        st = fail(out, SL_AUTH_MALFORMED, "AuthorizationHeaderMalformed",
-                  "The authorization header is malformed; expecting \"AWS AccessKeyId:Signature\".");
+        st =
+            fail(out, SL_AUTH_MALFORMED, "AuthorizationHeaderMalformed",
+                 "The authorization header is malformed; expecting \"AWS AccessKeyId:Signature\".");
     } else {
         char *sig = sl_xstrdup(colon + 1);
         size_t n = strlen(sig);
@@ -984,9 +992,11 @@ sl_auth_status sl_sigv4_verify(const sl_sigv4_request *req, sl_auth_result *out)
     while (authz && is_ws(*authz)) authz++;
     qlist q;
     qlist_parse(&q, req->raw_query ? req->raw_query : "", false);
-    bool q_v4 = qlist_find(&q, "X-Amz-Algorithm", false) || qlist_find(&q, "X-Amz-Credential", false) ||
+    bool q_v4 = qlist_find(&q, "X-Amz-Algorithm", false) ||
+                qlist_find(&q, "X-Amz-Credential", false) ||
                 qlist_find(&q, "X-Amz-Signature", false);
-    bool q_v2 = !q_v4 && qlist_find(&q, "AWSAccessKeyId", false) && qlist_find(&q, "Signature", false);
+    bool q_v2 =
+        !q_v4 && qlist_find(&q, "AWSAccessKeyId", false) && qlist_find(&q, "Signature", false);
     sl_auth_status st;
 
     if (authz && *authz && (q_v4 || q_v2)) {
@@ -998,8 +1008,7 @@ sl_auth_status sl_sigv4_verify(const sl_sigv4_request *req, sl_auth_result *out)
         size_t alg = strlen(ALGORITHM);
         if (!strncmp(authz, ALGORITHM, alg) && (authz[alg] == ' ' || authz[alg] == '\t'))
             st = verify_v4_header(req, authz, out);
-        else if (req->s3 && !strncmp(authz, "AWS ", 4))
-            st = verify_v2_header(req, authz, out);
+        else if (req->s3 && !strncmp(authz, "AWS ", 4)) st = verify_v2_header(req, authz, out);
         else
             st = fail(out, SL_AUTH_MALFORMED, "AuthorizationHeaderMalformed",
                       "Unsupported Authorization Type");

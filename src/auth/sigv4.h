@@ -17,12 +17,12 @@
  * protocol-specific error response. */
 typedef enum {
     SL_AUTH_OK = 0,
-    SL_AUTH_ANONYMOUS,       /* no credentials at all: AccessDenied */
-    SL_AUTH_MALFORMED,       /* AuthorizationHeaderMalformed / AuthorizationQueryParametersError */
-    SL_AUTH_UNKNOWN_KEY,     /* InvalidAccessKeyId */
-    SL_AUTH_BAD_SIGNATURE,   /* SignatureDoesNotMatch */
-    SL_AUTH_EXPIRED,         /* AccessDenied "Request has expired" (or "...not valid yet") */
-    SL_AUTH_SKEWED,          /* RequestTimeTooSkewed */
+    SL_AUTH_ANONYMOUS,     /* no credentials at all: AccessDenied */
+    SL_AUTH_MALFORMED,     /* AuthorizationHeaderMalformed / AuthorizationQueryParametersError */
+    SL_AUTH_UNKNOWN_KEY,   /* InvalidAccessKeyId */
+    SL_AUTH_BAD_SIGNATURE, /* SignatureDoesNotMatch */
+    SL_AUTH_EXPIRED,       /* AccessDenied "Request has expired" (or "...not valid yet") */
+    SL_AUTH_SKEWED,        /* RequestTimeTooSkewed */
 } sl_auth_status;
 
 /* Returns the secret for an access key id, or NULL when unknown. */
@@ -42,7 +42,12 @@ typedef struct {
     sl_header_lookup_fn header;
     void *header_ctx;
     /* The hex SHA-256 of the body, or the literal the client signed (UNSIGNED-PAYLOAD,
-     * STREAMING-...). S3: the x-amz-content-sha256 header value. Others: hash of the body. */
+     * STREAMING-...). S3: the x-amz-content-sha256 header value (it is then the S3 service's
+     * job to check a hex value against the body it receives). Others: hash of the body (an
+     * "x-amz-content-sha256: UNSIGNED-PAYLOAD" header is honoured over it). NULL: the
+     * x-amz-content-sha256 header; S3 requires it, elsewhere the empty body's hash. Presigned
+     * S3 URLs always use UNSIGNED-PAYLOAD unless the X-Amz-Content-Sha256 parameter says
+     * otherwise. */
     const char *payload_hash;
     bool s3; /* S3 canonicalisation rules */
     int64_t now_ms;
@@ -59,8 +64,8 @@ typedef struct {
 
 typedef struct {
     sl_auth_status status;
-    const char *code;   /* AWS error code, e.g. "SignatureDoesNotMatch" */
-    char message[256];  /* human-readable, AWS style */
+    const char *code;  /* AWS error code, e.g. "SignatureDoesNotMatch" */
+    char message[256]; /* human-readable, AWS style */
     char access_key[129];
     char region[64];
     char service[64];

@@ -226,7 +226,7 @@ static bool authenticate(s3_call *c) {
         .raw_query = req->raw_query,
         .header = hdr_lookup,
         .header_ctx = req,
-        .payload_hash = payload ? payload : "UNSIGNED-PAYLOAD",
+        .payload_hash = payload, /* NULL: the verifier asks for it where SigV4 needs it */
         .s3 = true,
         .now_ms = sl_now_ms(),
         .secret = sl_credentials_secret,
@@ -235,16 +235,9 @@ static bool authenticate(s3_call *c) {
         .virtual_host_bucket = c->virtual_host ? c->bucket : NULL,
     };
     sl_auth_status st = sl_sigv4_verify(&sr, &c->auth);
-    if (st == SL_AUTH_OK) {
-        if (!payload && !c->auth.presigned && !c->auth.sigv2 && sl_req_header(req, "Authorization") &&
-            !strncmp(sl_req_header(req, "Authorization"), "AWS4-", 5)) {
-            s3_error(c, 400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256");
-            return false;
-        }
-        return true;
-    }
-    int status = st == SL_AUTH_MALFORMED ? 400 : 403;
+    if (st == SL_AUTH_OK) return true;
     const char *code = c->auth.code ? c->auth.code : "AccessDenied";
+    int status = st == SL_AUTH_MALFORMED && strcmp(code, "AccessDenied") != 0 ? 400 : 403;
     s3_error(c, status, code, c->auth.message[0] ? c->auth.message : "Access Denied");
     return false;
 }

@@ -223,6 +223,20 @@ int upload_finish(s3_call *c) {
             return -1;
         }
     }
+    const char *trailer = sl_req_header(c->req, "x-amz-trailer");
+    if (u->chunked && trailer) {
+        char lower[64];
+        size_t n = strlen(trailer);
+        if (n >= sizeof lower) n = sizeof lower - 1;
+        for (size_t i = 0; i < n; i++) lower[i] = (char)((trailer[i] >= 'A' && trailer[i] <= 'Z') ? trailer[i] + 32 : trailer[i]);
+        lower[n] = 0;
+        if (!sl_chunked_trailer(u->chunked, lower)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "The trailer %s was declared in x-amz-trailer but not sent", lower);
+            s3_error(c, 400, "MalformedTrailerError", msg);
+            return -1;
+        }
+    }
     if (u->algo != SL_CK_NONE) {
         const char *given = declared_checksum(c, u);
         if (given && strcmp(given, r->checksum) != 0) {
