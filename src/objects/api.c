@@ -314,7 +314,9 @@ static const char *const op_params[] = {
 /* Returns the first parameter op does not understand, or NULL. Authentication parameters
  * (presigned URLs), hoisted x-amz-* headers and botocore's x-id marker are always fine. */
 static const char *unknown_param(const s3_call *c, s3_op op) {
-    static const char *const auth[] = {"AWSAccessKeyId", "Signature", "Expires", "x-id", NULL};
+    /* SigV2 presigned URLs carry the signed Content-Type (and Content-MD5) in the query. */
+    static const char *const auth[] = {"AWSAccessKeyId", "Signature", "Expires", "x-id",
+                                       "content-type", "content-md5", NULL};
     for (size_t i = 0; i < c->nparams; i++) {
         const char *n = c->params[i].name;
         if (!strncasecmp(n, "x-amz-", 6)) continue;
