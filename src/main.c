@@ -14,6 +14,9 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/router.h"
+#include "events/dead_letters.h"
+#include "events/events.h"
+#include "trail/trail.h"
 #include "objects/objects.h"
 #include "store/store.h"
 
@@ -24,8 +27,10 @@ static void usage(FILE *out) {
             "usage: sluice <command> [options]\n"
             "\n"
             "commands:\n"
-            "  serve     run the daemon\n"
-            "  version   print the version\n"
+            "  serve          run the daemon\n"
+            "  dead-letters   list, redrive or purge event deliveries that exhausted their retries:\n"
+            "                 dead-letters list|redrive|purge [--data DIR] [--all | ID...]\n"
+            "  version        print the version\n"
             "\n"
             "serve options:\n"
             "  --data DIR           data directory (default ./sluice-data)\n"
@@ -88,6 +93,17 @@ static int cmd_serve(int argc, char **argv) {
         goto fail;
     }
     sl_objects_register(objects, router);
+    sl_events *events = sl_events_new(&ctx, err, sizeof err);
+    if (!events) {
+        sl_objects_free(objects);
+        sl_store_close(store);
+        sl_router_free(router);
+        sl_credentials_free(credentials);
+        goto fail;
+    }
+    sl_events_register(events, router);
+    sl_trails *trails = sl_trails_new(&ctx);
+    sl_trails_register(trails, router);
 
     sl_http_config hc = {.host = cfg.listen_host,
                          .port = cfg.listen_port,
@@ -96,6 +112,8 @@ static int cmd_serve(int argc, char **argv) {
                          .begin_ctx = router};
     sl_http_server *http = sl_http_start(&hc, err, sizeof err);
     if (!http) {
+        sl_trails_free(trails);
+        sl_events_free(events);
         sl_objects_free(objects);
         sl_store_close(store);
         sl_router_free(router);
@@ -116,6 +134,8 @@ static int cmd_serve(int argc, char **argv) {
     sigwait(&sigs, &sig);
     sl_info("\"shutting down\" signal=%d", sig);
     sl_http_stop(http);
+    sl_trails_free(trails);
+    sl_events_free(events);
     sl_objects_free(objects);
     sl_store_close(store);
     sl_router_free(router);
@@ -135,6 +155,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(argv[1], "serve")) return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "dead-letters")) return sl_dead_letters_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("sluice %s\n", SLUICE_VERSION);
         return 0;

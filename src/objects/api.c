@@ -253,6 +253,8 @@ typedef enum {
     OP_GET_BUCKET_LOCATION,
     OP_GET_BUCKET_VERSIONING,
     OP_GET_BUCKET_ACL,
+    OP_PUT_BUCKET_NOTIFICATION,
+    OP_GET_BUCKET_NOTIFICATION,
     OP_LIST_OBJECTS,
     OP_LIST_OBJECTS_V2,
     OP_LIST_UPLOADS,
@@ -289,6 +291,8 @@ static const char *const op_params[] = {
     [OP_GET_BUCKET_LOCATION] = " location ",
     [OP_GET_BUCKET_VERSIONING] = " versioning ",
     [OP_GET_BUCKET_ACL] = " acl ",
+    [OP_PUT_BUCKET_NOTIFICATION] = " notification ",
+    [OP_GET_BUCKET_NOTIFICATION] = " notification ",
     [OP_LIST_OBJECTS] = " prefix delimiter marker max-keys encoding-type ",
     [OP_LIST_OBJECTS_V2] = " list-type prefix delimiter continuation-token start-after max-keys fetch-owner encoding-type ",
     [OP_LIST_UPLOADS] = " uploads prefix delimiter key-marker upload-id-marker max-uploads encoding-type ",
@@ -341,10 +345,11 @@ static s3_op choose_op(s3_call *c) {
             if (s3_param_has(c, "uploads")) return OP_LIST_UPLOADS;
             if (s3_param_has(c, "versioning")) return OP_GET_BUCKET_VERSIONING;
             if (s3_param_has(c, "acl")) return OP_GET_BUCKET_ACL;
+            if (s3_param_has(c, "notification")) return OP_GET_BUCKET_NOTIFICATION;
             const char *lt = s3_param_get(c, "list-type");
             return lt && !strcmp(lt, "2") ? OP_LIST_OBJECTS_V2 : OP_LIST_OBJECTS;
         }
-        if (!strcmp(m, "PUT")) return OP_CREATE_BUCKET;
+        if (!strcmp(m, "PUT")) return s3_param_has(c, "notification") ? OP_PUT_BUCKET_NOTIFICATION : OP_CREATE_BUCKET;
         if (!strcmp(m, "HEAD")) return OP_HEAD_BUCKET;
         if (!strcmp(m, "DELETE")) return OP_DELETE_BUCKET;
         if (!strcmp(m, "POST") && s3_param_has(c, "delete")) return OP_DELETE_OBJECTS;
@@ -422,6 +427,8 @@ static void run_op(s3_request_state *rs) {
     case OP_GET_BUCKET_LOCATION: s3_get_bucket_location(c); break;
     case OP_GET_BUCKET_VERSIONING: s3_get_bucket_versioning(c); break;
     case OP_GET_BUCKET_ACL: s3_get_bucket_acl(c); break;
+    case OP_PUT_BUCKET_NOTIFICATION: s3_put_bucket_notification(c); break;
+    case OP_GET_BUCKET_NOTIFICATION: s3_get_bucket_notification(c); break;
     case OP_LIST_OBJECTS: s3_list_objects(c, false); break;
     case OP_LIST_OBJECTS_V2: s3_list_objects(c, true); break;
     case OP_LIST_UPLOADS: s3_list_multipart_uploads(c); break;

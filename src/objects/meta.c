@@ -4,7 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/ids.h"
 #include "core/log.h"
+#include "store/outbox.h"
 #include "objects/s3.h"
 
 void s3_object_free(s3_object *ob) {
@@ -258,3 +260,27 @@ json_t *s3_tags_from_query_string(s3_call *c, const char *s) {
     }
     return tags;
 }
+
+json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, const char *key, size_t key_len,
+                         uint64_t size, const char *etag) {
+    json_t *p = json_object();
+    json_object_set_new(p, "eventName", json_string(event_name));
+    json_object_set_new(p, "api", json_string(api));
+    json_object_set_new(p, "bucket", json_string(c->bucket));
+    json_object_set_new(p, "key", json_stringn(key, key_len));
+    json_object_set_new(p, "size", json_integer((json_int_t)size));
+    if (etag) {
+        size_t n = strlen(etag);
+        if (n >= 2 && etag[0] == '"') json_object_set_new(p, "etag", json_stringn(etag + 1, n - 2));
+        else json_object_set_new(p, "etag", json_string(etag));
+    }
+    json_object_set_new(p, "timeMs", json_integer(sl_now_ms()));
+    json_object_set_new(p, "requestId", json_string(c->req->request_id));
+    json_object_set_new(p, "sourceIp", json_string(c->req->source_ip[0] ? c->req->source_ip : "127.0.0.1"));
+    json_object_set_new(p, "accessKey", json_string(c->auth.access_key));
+    const char *ua = sl_req_header(c->req, "User-Agent");
+    if (ua) json_object_set_new(p, "userAgent", json_string(ua));
+    return p;
+}
+
+int s3_event_record(sqlite3 *db, const json_t *payload) { return payload ? sl_outbox_add(db, "s3", payload) : 0; }

@@ -434,10 +434,12 @@ typedef struct {
     char *old_blob;
     part_row *parts; /* all stored parts of the upload */
     size_t nparts;
+    json_t *event;
 } complete_state;
 
 static void complete_state_free(void *p) {
     complete_state *cs = p;
+    json_decref(cs->event);
     upload_row_free(&cs->up);
     s3_object_free(&cs->ob);
     free(cs->old_blob);
@@ -482,6 +484,7 @@ static int complete_job(sqlite3 *db, void *arg) {
     int found = load_upload(db, cs->up.upload_id, cs->up.bucket, cs->up.key, cs->up.key_len, NULL);
     if (found <= 0) return found < 0 ? -1 : RC_NO_UPLOAD;
     if (s3_object_store(db, &cs->ob, &cs->old_blob) != 0) return -1;
+    if (s3_event_record(db, cs->event) != 0) return -1;
     sqlite3_stmt *st = NULL;
     static const char *const sqls[] = {"DELETE FROM parts WHERE upload_id=?1", "DELETE FROM uploads WHERE upload_id=?1"};
     for (int i = 0; i < 2; i++) {
@@ -718,7 +721,8 @@ void s3_complete_multipart(s3_call *c) {
         }
     }
     free(chosen);
-    /* The parts now removed by complete_done are those of this upload only. */
+    cs->event = s3_event_payload(c, "ObjectCreated:CompleteMultipartUpload", "CompleteMultipartUpload", c->key,
+                                 c->key_len, ob->size, ob->etag);
     s3_commit(c, complete_job, cs, complete_done);
 }
 

@@ -38,11 +38,13 @@ static void respond_checksum(sl_req *req, const char *algo, const char *value, c
 typedef struct {
     s3_object ob;
     char *old_blob;
+    json_t *event; /* outbox payload written with the row */
 } write_state;
 
 static void write_state_free(void *p) {
     write_state *ws = p;
     s3_object_free(&ws->ob);
+    json_decref(ws->event);
     free(ws->old_blob);
     free(ws);
 }
@@ -51,7 +53,8 @@ static int put_job(sqlite3 *db, void *arg) {
     write_state *ws = arg;
     int b = bucket_row_exists(db, ws->ob.bucket);
     if (b <= 0) return b < 0 ? -1 : RC_NO_BUCKET;
-    return s3_object_store(db, &ws->ob, &ws->old_blob);
+    if (s3_object_store(db, &ws->ob, &ws->old_blob) != 0) return -1;
+    return s3_event_record(db, ws->event);
 }
 
 static void put_done(s3_call *c) {
@@ -95,6 +98,7 @@ void s3_put_object_complete(s3_call *c) {
         ob->data = upload_take_inline(c->upload);
         ob->data_len = r->size;
     }
+    ws->event = s3_event_payload(c, "ObjectCreated:Put", "PutObject", c->key, c->key_len, ob->size, ob->etag);
     s3_commit(c, put_job, ws, put_done);
 }
 
@@ -231,11 +235,13 @@ typedef struct {
     char *bucket;
     json_t *keys;      /* array of key strings */
     json_t *old_blobs; /* blobs to remove after commit */
+    json_t *events;    /* outbox payloads, one per key */
 } delete_state;
 
 static void delete_state_free(void *p) {
     delete_state *ds = p;
     free(ds->bucket);
+    json_decref(ds->events);
     json_decref(ds->keys);
     json_decref(ds->old_blobs);
     free(ds);
@@ -252,6 +258,7 @@ static int delete_job(sqlite3 *db, void *arg) {
         if (s3_object_delete_row(db, ds->bucket, json_string_value(k), json_string_length(k), &old) < 0) return -1;
         if (old) json_array_append_new(ds->old_blobs, json_string(old));
         free(old);
+        if (s3_event_record(db, json_array_get(ds->events, i)) != 0) return -1;
     }
     return 0;
 }
@@ -275,6 +282,7 @@ static delete_state *delete_state_new(s3_call *c) {
     ds->bucket = sl_xstrdup(c->bucket);
     ds->keys = json_array();
     ds->old_blobs = json_array();
+    ds->events = json_array();
     c->op_state = ds;
     c->op_state_free = delete_state_free;
     return ds;
@@ -283,6 +291,7 @@ static delete_state *delete_state_new(s3_call *c) {
 void s3_delete_object(s3_call *c) {
     delete_state *ds = delete_state_new(c);
     json_array_append_new(ds->keys, json_stringn(c->key, c->key_len));
+    json_array_append_new(ds->events, s3_event_payload(c, "ObjectRemoved:Delete", "DeleteObject", c->key, c->key_len, 0, NULL));
     s3_commit(c, delete_job, ds, delete_done);
 }
 
@@ -353,6 +362,8 @@ void s3_delete_objects(s3_call *c) {
             return s3_error(c, 400, "KeyTooLongError", "Your key is too long");
         }
         json_array_append_new(ds->keys, json_stringn(k->text, k->text_len));
+        json_array_append_new(ds->events,
+                              s3_event_payload(c, "ObjectRemoved:Delete", "DeleteObjects", k->text, k->text_len, 0, NULL));
     }
     bool is_quiet = quiet && !strcasecmp(quiet, "true");
     sl_xml_free(root);
@@ -514,6 +525,7 @@ void s3_copy_object(s3_call *c) {
         free(src->blob);
         src->blob = sl_xstrdup(new_id);
     }
+    ws->event = s3_event_payload(c, "ObjectCreated:Copy", "CopyObject", c->key, c->key_len, src->size, src->etag);
     s3_commit(c, put_job, ws, copy_done);
 }
 
@@ -549,10 +561,12 @@ typedef struct {
     char *bucket, *key;
     size_t key_len;
     char *tags; /* JSON or NULL */
+    json_t *event;
 } tag_state;
 
 static void tag_state_free(void *p) {
     tag_state *ts = p;
+    json_decref(ts->event);
     free(ts->bucket);
     free(ts->key);
     free(ts->tags);
@@ -572,7 +586,8 @@ static int tag_job(sqlite3 *db, void *arg) {
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return -1;
-    return sqlite3_changes(db) ? 0 : RC_NO_KEY;
+    if (!sqlite3_changes(db)) return RC_NO_KEY;
+    return s3_event_record(db, ts->event);
 }
 
 static void tag_done(s3_call *c) {
@@ -620,10 +635,12 @@ void s3_put_object_tagging(s3_call *c) {
     tag_state *ts = tag_state_new(c);
     ts->tags = json_dumps(tags, JSON_COMPACT);
     json_decref(tags);
+    ts->event = s3_event_payload(c, "ObjectTagging:Put", "PutObjectTagging", c->key, c->key_len, 0, NULL);
     s3_commit(c, tag_job, ts, tag_done);
 }
 
 void s3_delete_object_tagging(s3_call *c) {
-    tag_state_new(c);
+    tag_state *ts = tag_state_new(c);
+    ts->event = s3_event_payload(c, "ObjectTagging:Delete", "DeleteObjectTagging", c->key, c->key_len, 0, NULL);
     s3_commit(c, tag_job, c->op_state, tag_done);
 }

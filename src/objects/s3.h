@@ -95,6 +95,8 @@ void s3_get_bucket_location(s3_call *c);
 void s3_get_bucket_versioning(s3_call *c);
 void s3_get_bucket_acl(s3_call *c);
 bool s3_bucket_exists(s3_call *c, const char *bucket);
+void s3_put_bucket_notification(s3_call *c);
+void s3_get_bucket_notification(s3_call *c);
 bool s3_bucket_name_valid(const char *name);
 
 void s3_put_object_complete(s3_call *c);
@@ -179,6 +181,12 @@ json_t *s3_headers_from_request(sl_req *req);
 void s3_apply_stored_headers(sl_req *req, const json_t *headers);
 /* Parses x-amz-tagging style "k=v&k2=v2" into a tag array; NULL + error response on failure. */
 json_t *s3_tags_from_query_string(s3_call *c, const char *s);
+/* The outbox payload describing a change for the event bus and notifications: event_name is
+ * S3's ("ObjectCreated:Put"), api the operation CloudTrail records ("PutObject"). */
+json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, const char *key, size_t key_len,
+                         uint64_t size, const char *etag);
+/* Inside a write job: appends the payload to the outbox (kind "s3"). 0 or -1. */
+int s3_event_record(sqlite3 *db, const json_t *payload);
 /* Validates a tag set; returns false after setting InvalidTag. */
 bool s3_tags_valid(s3_call *c, const json_t *tags);
 

@@ -39,7 +39,16 @@ struct sl_store {
     bool stopping;
     reader *readers;
     pthread_key_t reader_key;
+    void (*on_commit)(void *ctx);
+    void *on_commit_ctx;
 };
+
+void sl_store_on_commit(sl_store *st, void (*fn)(void *ctx), void *ctx) {
+    pthread_mutex_lock(&st->lock);
+    st->on_commit = fn;
+    st->on_commit_ctx = ctx;
+    pthread_mutex_unlock(&st->lock);
+}
 
 static int open_conn(const char *path, sqlite3 **out, bool writer) {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
@@ -76,6 +85,7 @@ static void run_batch(sl_store *st, write_job *batch) {
         j->done(j->arg, ok ? j->rc : SL_STORE_EIO);
         free(j);
     }
+    if (ok && st->on_commit) st->on_commit(st->on_commit_ctx);
 }
 
 static void *writer_main(void *arg) {

@@ -35,6 +35,10 @@ void sl_store_write_async(sl_store *st, sl_store_write_fn fn, sl_store_done_fn d
 /* Blocking form: queues the job and waits for its durable result. */
 int sl_store_write(sl_store *st, sl_store_write_fn fn, void *arg);
 
+/* Registers fn to run on the writer thread after every durable commit (cheap and non-blocking:
+ * e.g. waking a dispatcher that drains what the commit queued). One hook per store. */
+void sl_store_on_commit(sl_store *st, void (*fn)(void *ctx), void *ctx);
+
 /* Small helpers for prepared statements used by every service. */
 sqlite3_stmt *sl_store_prepare(sqlite3 *db, const char *sql);
 

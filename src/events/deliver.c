@@ -1,0 +1,223 @@
+/* deliver: calls a target. API destinations are HTTP requests with the connection's
+ * authorization (API key header, Basic) and invocation parameters, the target's
+ * HttpParameters, a 5 s timeout and the destination's rate limit. AWS retries 401, 407, 409,
+ * 429 and 5xx answers and network failures; other 4xx go straight to the dead letters. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/ids.h"
+#include "events/events_internal.h"
+
+bool ev_target_supported(const char *arn, char *err, size_t errlen) {
+    if (strstr(arn, ":api-destination/") || strstr(arn, ":event-bus/")) return true;
+    const char *svc = "this";
+    char name[64] = "";
+    if (!strncmp(arn, "arn:", 4)) {
+        const char *p = strchr(arn + 4, ':');
+        const char *q = p ? strchr(p + 1, ':') : NULL;
+        if (p && q && (size_t)(q - p - 1) < sizeof name) {
+            memcpy(name, p + 1, (size_t)(q - p - 1));
+            name[q - p - 1] = 0;
+            svc = name;
+        }
+    }
+    snprintf(err, errlen, "Sluice does not deliver to %s targets yet", svc);
+    return false;
+}
+
+/* name from ".../kind/NAME/uuid" or ".../kind/NAME" */
+static bool name_after(const char *arn, const char *marker, char *out, size_t n) {
+    const char *p = strstr(arn, marker);
+    if (!p) return false;
+    p += strlen(marker);
+    size_t len = strcspn(p, "/");
+    if (!len || len >= n) return false;
+    memcpy(out, p, len);
+    out[len] = 0;
+    return true;
+}
+
+static json_t *load_spec(sl_events *ev, const char *table, const char *name) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT spec FROM %s WHERE name=?1", table);
+    sqlite3 *db = sl_store_reader(ev->store);
+    sqlite3_stmt *st = NULL;
+    json_t *spec = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) spec = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    return spec;
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u) {
+    (void)p, (void)u;
+    return s * n;
+}
+
+static struct curl_slist *add_header(struct curl_slist *h, const char *k, const char *v) {
+    sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_printf(&b, "%s: %s", k, v);
+    h = curl_slist_append(h, b.data);
+    sl_buf_free(&b);
+    return h;
+}
+
+static void add_query(sl_buf *url, bool *first, const char *k, const char *v) {
+    sl_buf_putc(url, *first ? (strchr(url->data, '?') ? '&' : '?') : '&');
+    *first = false;
+    sl_buf_uri_encode(url, k, strlen(k), false);
+    sl_buf_putc(url, '=');
+    sl_buf_uri_encode(url, v, strlen(v), false);
+}
+
+/* Rate limit: one slot every 1/rate seconds per destination. */
+static bool take_slot(sl_events *ev, const char *name, json_t *dest, int64_t *defer_until) {
+    json_int_t rate = json_integer_value(json_object_get(dest, "InvocationRateLimitPerSecond"));
+    if (rate <= 0) return true;
+    int64_t now = sl_now_ms(), gap = 1000 / rate;
+    bool ok;
+    pthread_mutex_lock(&ev->rate_mu);
+    int64_t next = json_integer_value(json_object_get(ev->next_slot, name));
+    ok = next <= now;
+    if (ok) json_object_set_new(ev->next_slot, name, json_integer(now + (gap ? gap : 1)));
+    else *defer_until = next;
+    pthread_mutex_unlock(&ev->rate_mu);
+    return ok;
+}
+
+static int call_api_destination(sl_events *ev, const json_t *target, const char *body, bool *retryable,
+                                int64_t *defer_until, char *err, size_t errlen) {
+    const char *arn = json_string_value(json_object_get(target, "Arn"));
+    char dname[128], cname[128];
+    *retryable = false;
+    if (!name_after(arn, ":api-destination/", dname, sizeof dname)) {
+        snprintf(err, errlen, "malformed API destination ARN %s", arn);
+        return -1;
+    }
+    json_t *dest = load_spec(ev, "event_api_destinations", dname);
+    if (!dest) {
+        snprintf(err, errlen, "API destination %s does not exist", dname);
+        return -1;
+    }
+    if (!take_slot(ev, dname, dest, defer_until)) {
+        json_decref(dest);
+        return 1;
+    }
+    const char *conn_arn = json_string_value(json_object_get(dest, "ConnectionArn"));
+    json_t *conn = conn_arn && name_after(conn_arn, ":connection/", cname, sizeof cname)
+                       ? load_spec(ev, "event_connections", cname)
+                       : NULL;
+    if (!conn) {
+        snprintf(err, errlen, "connection of API destination %s does not exist", dname);
+        json_decref(dest);
+        return -1;
+    }
+    const char *endpoint = json_string_value(json_object_get(dest, "InvocationEndpoint"));
+    const char *method = json_string_value(json_object_get(dest, "HttpMethod"));
+    json_t *hp = json_object_get(target, "HttpParameters");
+    /* Path parameters replace the endpoint's '*' in order. */
+    sl_buf url;
+    sl_buf_init(&url);
+    json_t *pathvals = json_object_get(hp, "PathParameterValues");
+    size_t pi = 0;
+    for (const char *p = endpoint; *p; p++) {
+        if (*p == '*' && pi < json_array_size(pathvals)) {
+            const char *v = json_string_value(json_array_get(pathvals, pi++));
+            sl_buf_uri_encode(&url, v ? v : "", v ? strlen(v) : 0, false);
+        } else {
+            sl_buf_putc(&url, *p);
+        }
+    }
+    struct curl_slist *headers = NULL;
+    headers = add_header(headers, "Content-Type", "application/json; charset=utf-8");
+    headers = add_header(headers, "User-Agent", "Amazon/EventBridge/ApiDestinations");
+    bool first = true;
+    json_t *auth = json_object_get(conn, "AuthParameters");
+    const char *type = json_string_value(json_object_get(conn, "AuthorizationType"));
+    if (type && !strcmp(type, "API_KEY")) {
+        json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
+        const char *name = json_string_value(json_object_get(k, "ApiKeyName"));
+        const char *value = json_string_value(json_object_get(k, "ApiKeyValue"));
+        if (name && value) headers = add_header(headers, name, value);
+    } else if (type && !strcmp(type, "BASIC")) {
+        json_t *b = json_object_get(auth, "BasicAuthParameters");
+        const char *u = json_string_value(json_object_get(b, "Username"));
+        const char *pw = json_string_value(json_object_get(b, "Password"));
+        sl_buf up;
+        sl_buf_init(&up);
+        sl_buf_printf(&up, "%s:%s", u ? u : "", pw ? pw : "");
+        char *b64 = sl_xmalloc(up.len * 4 / 3 + 8);
+        sl_base64_encode((const unsigned char *)up.data, up.len, b64);
+        sl_buf_reset(&up);
+        sl_buf_printf(&up, "Basic %s", b64);
+        headers = add_header(headers, "Authorization", up.data);
+        free(b64);
+        sl_buf_free(&up);
+    }
+    json_t *inv = json_object_get(auth, "InvocationHttpParameters");
+    size_t i;
+    json_t *kv;
+    json_array_foreach(json_object_get(inv, "HeaderParameters"), i, kv)
+        headers = add_header(headers, json_string_value(json_object_get(kv, "Key")),
+                             json_string_value(json_object_get(kv, "Value")));
+    json_array_foreach(json_object_get(inv, "QueryStringParameters"), i, kv)
+        add_query(&url, &first, json_string_value(json_object_get(kv, "Key")),
+                  json_string_value(json_object_get(kv, "Value")));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(hp, "HeaderParameters"), k, v)
+        if (json_is_string(v)) headers = add_header(headers, k, json_string_value(v));
+    json_object_foreach(json_object_get(hp, "QueryStringParameters"), k, v)
+        if (json_is_string(v)) add_query(&url, &first, k, json_string_value(v));
+
+    CURL *curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_URL, url.data);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
+    bool has_body = !method || (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE"));
+    if (has_body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else if (method && !strcmp(method, "HEAD")) {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode cc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    curl_slist_free_all(headers);
+    int rc = 0;
+    if (cc != CURLE_OK) {
+        snprintf(err, errlen, "%s: %s", url.data, curl_easy_strerror(cc));
+        *retryable = true;
+        rc = -1;
+    } else if (status < 200 || status > 299) {
+        snprintf(err, errlen, "%s answered HTTP %ld", url.data, status);
+        *retryable = status == 401 || status == 407 || status == 409 || status == 429 || status >= 500;
+        rc = -1;
+    }
+    sl_buf_free(&url);
+    json_decref(dest);
+    json_decref(conn);
+    return rc;
+}
+
+int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retryable, int64_t *defer_until_ms,
+               char *err, size_t errlen) {
+    const char *arn = json_string_value(json_object_get(target, "Arn"));
+    *retryable = false;
+    if (arn && strstr(arn, ":api-destination/"))
+        return call_api_destination(ev, target, body, retryable, defer_until_ms, err, errlen);
+    ev_target_supported(arn ? arn : "", err, errlen);
+    return -1;
+}

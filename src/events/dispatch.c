@@ -1,0 +1,398 @@
+/* dispatch: the events engine's one thread. It drains the outbox (changes other services
+ * committed) into events and routes them to targets, fires rate() schedules, and runs due
+ * deliveries. Every step is a store transaction: an outbox row is deleted in the same commit
+ * that queues its deliveries, and a delivery row is deleted only after its target took it, so
+ * a crash at any point loses nothing (a delivery may repeat: at-least-once, as AWS). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "events/events_internal.h"
+
+#define OUTBOX_BATCH 256
+#define DELIVERY_BATCH 32
+#define DEFAULT_MAX_ATTEMPTS 185
+#define DEFAULT_MAX_AGE_S 86400
+
+void ev_dispatch_kick(void *arg) {
+    sl_events *ev = arg;
+    pthread_mutex_lock(&ev->mu);
+    ev->kicked = true;
+    pthread_cond_signal(&ev->cv);
+    pthread_mutex_unlock(&ev->mu);
+}
+
+/* ---- routing ---- */
+
+typedef struct {
+    sl_events *ev;
+    sqlite3 *db;
+    const char *bus;
+    const json_t *event;
+    char *event_text;
+    int64_t event_ms;
+    int queued;
+    bool failed;
+} route_ctx;
+
+static void queue_rule_targets(route_ctx *rc, const char *rule) {
+    sqlite3_stmt *st = NULL, *ins = NULL;
+    if (sqlite3_prepare_v2(rc->db, "SELECT spec FROM event_targets WHERE bus=?1 AND rule=?2", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(rc->db,
+                           "INSERT INTO event_deliveries (bus, rule, target, event, event_ms, next_ms)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &ins, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        rc->failed = true;
+        return;
+    }
+    sqlite3_bind_text(st, 1, rc->bus, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, rule, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, rc->bus, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, rule, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 4, rc->event_text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 5, rc->event_ms);
+        sqlite3_bind_int64(ins, 6, sl_now_ms());
+        if (sqlite3_step(ins) != SQLITE_DONE) rc->failed = true;
+        else rc->queued++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(ins);
+}
+
+static void on_rule_match(void *ctx, const char *rule) { queue_rule_targets(ctx, rule); }
+
+static int64_t event_time_ms(const json_t *event) {
+    const char *t = json_string_value(json_object_get(event, "time"));
+    int64_t ms = t ? sl_time_parse(t) : -1;
+    return ms >= 0 ? ms : sl_now_ms();
+}
+
+int ev_route(sl_events *ev, sqlite3 *db, const char *bus, const json_t *event) {
+    route_ctx rc = {.ev = ev, .db = db, .bus = bus, .event = event};
+    rc.event_text = json_dumps(event, JSON_COMPACT);
+    rc.event_ms = event_time_ms(event);
+    ev_catalog_match(ev, bus, event, on_rule_match, &rc);
+    free(rc.event_text);
+    return rc.failed ? -1 : rc.queued;
+}
+
+/* ---- the outbox ---- */
+
+typedef struct {
+    sl_events *ev;
+    int64_t max_id;
+    json_t *rows; /* [[id, kind, payload], ...] */
+} drain_job;
+
+static int drain_run(sqlite3 *db, void *arg) {
+    drain_job *dj = arg;
+    size_t i;
+    json_t *row;
+    json_array_foreach(dj->rows, i, row) {
+        int64_t id = json_integer_value(json_array_get(row, 0));
+        const char *kind = json_string_value(json_array_get(row, 1));
+        json_t *payload = json_array_get(row, 2);
+        json_t *events = json_array();
+        if (!strcmp(kind, "s3")) {
+            ev_s3_events(dj->ev, db, payload, id, events);
+        } else if (!strcmp(kind, "event")) {
+            /* Another service's event for a bus: {"bus": ..., "event": {...}}. */
+            json_array_append(events, payload);
+        }
+        size_t j;
+        json_t *e;
+        json_array_foreach(events, j, e) {
+            const char *bus = json_string_value(json_object_get(e, "bus"));
+            json_t *body = json_object_get(e, "event");
+            if (ev_route(dj->ev, db, bus ? bus : "default", body ? body : e) < 0) {
+                json_decref(events);
+                return -1;
+            }
+        }
+        json_decref(events);
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "DELETE FROM outbox WHERE id <= ?1", -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_int64(st, 1, dj->max_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Returns rows drained (0 when the outbox is empty), or -1 on a store error. */
+static int drain_outbox(sl_events *ev) {
+    sqlite3 *db = sl_store_reader(ev->store);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id, kind, payload FROM outbox ORDER BY id LIMIT ?1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(st, 1, OUTBOX_BATCH);
+    drain_job dj = {.ev = ev, .rows = json_array()};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        json_t *payload = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+        if (payload)
+            json_array_append_new(dj.rows, json_pack("[I,s,o]", (json_int_t)id, (const char *)sqlite3_column_text(st, 1),
+                                                     payload));
+        dj.max_id = id;
+    }
+    sqlite3_finalize(st);
+    int n = (int)json_array_size(dj.rows);
+    int rc = 0;
+    if (dj.max_id) {
+        rc = sl_store_write(ev->store, drain_run, &dj);
+        if (rc != 0) sl_error("\"outbox drain failed\" rc=%d", rc);
+    }
+    json_decref(dj.rows);
+    return rc != 0 ? -1 : (dj.max_id ? (n ? n : 1) : 0);
+}
+
+/* ---- schedules ---- */
+
+typedef struct {
+    sl_events *ev;
+    json_t *fires; /* [[bus, rule, event], ...] */
+} fire_job;
+
+static int fire_run(sqlite3 *db, void *arg) {
+    fire_job *fj = arg;
+    size_t i;
+    json_t *f;
+    json_array_foreach(fj->fires, i, f) {
+        route_ctx rc = {.ev = fj->ev, .db = db, .bus = json_string_value(json_array_get(f, 0))};
+        rc.event_text = json_dumps(json_array_get(f, 2), JSON_COMPACT);
+        rc.event_ms = sl_now_ms();
+        queue_rule_targets(&rc, json_string_value(json_array_get(f, 1)));
+        free(rc.event_text);
+        if (rc.failed) return -1;
+    }
+    return 0;
+}
+
+/* Fires due rate() rules; returns ms until the next one (or INT64_MAX). */
+static int64_t fire_schedules(sl_events *ev) {
+    int64_t now = sl_now_ms(), next = INT64_MAX;
+    fire_job fj = {.ev = ev, .fires = json_array()};
+    pthread_rwlock_wrlock(&ev->lock);
+    for (rate_rule *r = ev->rates; r; r = r->next) {
+        if (r->next_ms <= now) {
+            char arn[512];
+            ev_rule_arn(ev, r->bus, r->name, arn, sizeof arn);
+            json_t *e = ev_envelope(ev, "aws.events", "Scheduled Event", now, json_pack("[s]", arn), json_object());
+            json_array_append_new(fj.fires, json_pack("[s,s,o]", r->bus, r->name, e));
+            while (r->next_ms <= now) r->next_ms += r->period_ms;
+        }
+        if (r->next_ms < next) next = r->next_ms;
+    }
+    pthread_rwlock_unlock(&ev->lock);
+    if (json_array_size(fj.fires) && sl_store_write(ev->store, fire_run, &fj) != 0)
+        sl_error("\"schedule fire failed\"");
+    json_decref(fj.fires);
+    return next == INT64_MAX ? INT64_MAX : next - now;
+}
+
+/* ---- deliveries ---- */
+
+typedef struct {
+    int64_t id;
+    int attempts;
+    bool ok;
+    bool retry;
+    int64_t next_ms;
+    char error[300];
+} delivery_outcome;
+
+typedef struct {
+    sl_events *ev;
+    delivery_outcome *out;
+    size_t n;
+    json_t *forwards; /* [[bus, event], ...] for event-bus targets */
+} settle_job;
+
+static int settle_run(sqlite3 *db, void *arg) {
+    settle_job *sj = arg;
+    sqlite3_stmt *del = NULL, *retry = NULL, *dead = NULL;
+    if (sqlite3_prepare_v2(db, "DELETE FROM event_deliveries WHERE id=?1", -1, &del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE event_deliveries SET attempts=?2, next_ms=?3, last_error=?4 WHERE id=?1", -1,
+                           &retry, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE event_deliveries SET attempts=?2, state='dead', last_error=?3 WHERE id=?1", -1,
+                           &dead, NULL) != SQLITE_OK) {
+        sqlite3_finalize(del);
+        sqlite3_finalize(retry);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < sj->n && !rc; i++) {
+        delivery_outcome *o = &sj->out[i];
+        sqlite3_stmt *st = o->ok ? del : o->retry ? retry : dead;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, o->id);
+        if (!o->ok) {
+            sqlite3_bind_int(st, 2, o->attempts);
+            if (o->retry) {
+                sqlite3_bind_int64(st, 3, o->next_ms);
+                sqlite3_bind_text(st, 4, o->error, -1, SQLITE_STATIC);
+            } else {
+                sqlite3_bind_text(st, 3, o->error, -1, SQLITE_STATIC);
+            }
+        }
+        if (sqlite3_step(st) != SQLITE_DONE) rc = -1;
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(sj->forwards, i, f) {
+        if (!rc && ev_route(sj->ev, db, json_string_value(json_array_get(f, 0)), json_array_get(f, 1)) < 0) rc = -1;
+    }
+    sqlite3_finalize(del);
+    sqlite3_finalize(retry);
+    sqlite3_finalize(dead);
+    return rc;
+}
+
+static int64_t backoff_ms(int attempts) {
+    int64_t ms = 1000;
+    for (int i = 1; i < attempts && ms < 60000; i++) ms *= 2;
+    return ms > 60000 ? 60000 : ms;
+}
+
+/* Runs due deliveries; returns ms until the next is due (INT64_MAX when none). */
+static int64_t run_deliveries(sl_events *ev) {
+    sqlite3 *db = sl_store_reader(ev->store);
+    sqlite3_stmt *st = NULL;
+    int64_t now = sl_now_ms();
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, target, event, event_ms, attempts, bus, rule FROM event_deliveries"
+                           " WHERE state='pending'"
+                           " AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 1000;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, DELIVERY_BATCH);
+    delivery_outcome out[DELIVERY_BATCH];
+    settle_job sj = {.ev = ev, .out = out, .forwards = json_array()};
+    while (sqlite3_step(st) == SQLITE_ROW && sj.n < DELIVERY_BATCH) {
+        delivery_outcome *o = &out[sj.n++];
+        memset(o, 0, sizeof *o);
+        o->id = sqlite3_column_int64(st, 0);
+        o->attempts = sqlite3_column_int(st, 4) + 1;
+        json_t *target = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+        json_t *event = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+        int64_t event_ms = sqlite3_column_int64(st, 3);
+        const char *arn = json_string_value(json_object_get(target, "Arn"));
+        if (!target || !event || !arn) {
+            snprintf(o->error, sizeof o->error, "stored delivery is unreadable");
+        } else if (strstr(arn, ":event-bus/")) {
+            char bus[256];
+            if (ev_bus_name(arn, bus, sizeof bus) && ev_bus_exists(ev, bus)) {
+                json_array_append_new(sj.forwards, json_pack("[s,O]", bus, event));
+                o->ok = true;
+            } else {
+                snprintf(o->error, sizeof o->error, "event bus %s does not exist", arn);
+            }
+        } else {
+            bool retryable = false;
+            int64_t defer_until = 0;
+            const char *bus = (const char *)sqlite3_column_text(st, 5);
+            const char *rule = (const char *)sqlite3_column_text(st, 6);
+            char rule_arn[512];
+            ev_rule_arn(ev, bus, rule, rule_arn, sizeof rule_arn);
+            char *body = ev_transform(target, event, rule_arn, rule, o->error, sizeof o->error);
+            int rc = body ? ev_deliver(ev, target, body, &retryable, &defer_until, o->error, sizeof o->error) : -1;
+            free(body);
+            o->ok = rc == 0;
+            if (rc == 1) {
+                /* Rate limited: not an attempt, just later. */
+                o->attempts--;
+                o->retry = true;
+                o->next_ms = defer_until;
+                snprintf(o->error, sizeof o->error, "deferred by the destination's rate limit");
+            }
+            if (rc < 0 && retryable) {
+                json_t *policy = json_object_get(target, "RetryPolicy");
+                json_t *ma = json_object_get(policy, "MaximumRetryAttempts");
+                json_t *age = json_object_get(policy, "MaximumEventAgeInSeconds");
+                int max_attempts = ma ? (int)json_integer_value(ma) : DEFAULT_MAX_ATTEMPTS;
+                int64_t max_age = (age ? json_integer_value(age) : DEFAULT_MAX_AGE_S) * 1000;
+                o->next_ms = sl_now_ms() + backoff_ms(o->attempts);
+                o->retry = o->attempts <= max_attempts && o->next_ms - event_ms <= max_age;
+            }
+        }
+        if (!o->ok && strcmp(o->error, "deferred by the destination's rate limit") != 0) sl_info("\"delivery failed\" id=%lld attempt=%d retry=%s error=\"%s\"", (long long)o->id, o->attempts,
+                            o->retry ? "yes" : "no", o->error);
+        json_decref(target);
+        json_decref(event);
+    }
+    sqlite3_finalize(st);
+    if (sj.n && sl_store_write(ev->store, settle_run, &sj) != 0) sl_error("\"delivery settle failed\"");
+    json_decref(sj.forwards);
+    if (sj.n == DELIVERY_BATCH) return 0;
+    int64_t next = INT64_MAX;
+    if (sqlite3_prepare_v2(db, "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'", -1, &st, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t due = sqlite3_column_int64(st, 0) - sl_now_ms();
+            next = due < 0 ? 0 : due;
+        }
+        sqlite3_finalize(st);
+    }
+    return next;
+}
+
+static void *dispatcher_main(void *arg) {
+    sl_events *ev = arg;
+    int64_t wait_ms = 0;
+    for (;;) {
+        pthread_mutex_lock(&ev->mu);
+        if (!ev->kicked && !ev->stopping && wait_ms > 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t w = wait_ms > 1000 ? 1000 : wait_ms;
+            ts.tv_sec += w / 1000;
+            ts.tv_nsec += (long)(w % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            pthread_cond_timedwait(&ev->cv, &ev->mu, &ts);
+        }
+        bool stop = ev->stopping;
+        ev->kicked = false;
+        pthread_mutex_unlock(&ev->mu);
+        if (stop) break;
+        int drained;
+        while ((drained = drain_outbox(ev)) > 0) {
+        }
+        int64_t a = fire_schedules(ev);
+        int64_t b = run_deliveries(ev);
+        wait_ms = a < b ? a : b;
+        if (drained < 0 && wait_ms > 1000) wait_ms = 1000;
+    }
+    return NULL;
+}
+
+int ev_dispatch_start(sl_events *ev, char *err, size_t errlen) {
+    pthread_mutex_init(&ev->mu, NULL);
+    pthread_cond_init(&ev->cv, NULL);
+    if (pthread_create(&ev->thread, NULL, dispatcher_main, ev) != 0) {
+        snprintf(err, errlen, "cannot start the events dispatcher");
+        return -1;
+    }
+    ev->started = true;
+    return 0;
+}
+
+void ev_dispatch_stop(sl_events *ev) {
+    if (!ev->started) return;
+    pthread_mutex_lock(&ev->mu);
+    ev->stopping = true;
+    pthread_cond_signal(&ev->cv);
+    pthread_mutex_unlock(&ev->mu);
+    pthread_join(ev->thread, NULL);
+    pthread_mutex_destroy(&ev->mu);
+    pthread_cond_destroy(&ev->cv);
+    ev->started = false;
+}

@@ -1,0 +1,42 @@
+/* events: the service's lifetime: load rules, start the dispatcher, register the wire. */
+#include "events/events.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+
+#include "core/buf.h"
+#include "events/events_internal.h"
+
+sl_events *sl_events_new(const sl_context *ctx, char *err, size_t errlen) {
+    sl_events *ev = sl_xcalloc(1, sizeof *ev);
+    ev->cfg = ctx->cfg;
+    ev->store = ctx->store;
+    ev->credentials = ctx->credentials;
+    pthread_rwlock_init(&ev->lock, NULL);
+    pthread_mutex_init(&ev->rate_mu, NULL);
+    ev->next_slot = json_object();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    ev_api_init(ev);
+    if (ev_catalog_load(ev, err, errlen) != 0 || ev_dispatch_start(ev, err, errlen) != 0) {
+        sl_events_free(ev);
+        return NULL;
+    }
+    sl_store_on_commit(ev->store, ev_dispatch_kick, ev);
+    return ev;
+}
+
+void sl_events_register(sl_events *ev, sl_router *router) {
+    sl_router_add_json(router, "AWSEvents", sl_json_service_begin, &ev->json);
+}
+
+void sl_events_free(sl_events *ev) {
+    if (!ev) return;
+    sl_store_on_commit(ev->store, NULL, NULL);
+    ev_dispatch_stop(ev);
+    ev_catalog_free(ev);
+    pthread_rwlock_destroy(&ev->lock);
+    pthread_mutex_destroy(&ev->rate_mu);
+    json_decref(ev->next_slot);
+    curl_global_cleanup();
+    free(ev);
+}

@@ -1,0 +1,106 @@
+/* events_internal: what the events files share. catalog.c keeps rules and the per-bus
+ * matchers; api.c is the JSON wire; dispatch.c drains the outbox and runs deliveries;
+ * s3_shapes.c builds the events S3 changes raise; deliver.c calls targets; transform.c applies
+ * Input, InputPath and InputTransformer. */
+#ifndef SL_EVENTS_INTERNAL_H
+#define SL_EVENTS_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/json_proto.h"
+#include "events/events.h"
+#include "events/pattern.h"
+#include "store/store.h"
+
+typedef struct bus_matcher {
+    char *bus;
+    sl_matcher *matcher; /* enabled rules with a pattern */
+    struct bus_matcher *next;
+} bus_matcher;
+
+typedef struct rate_rule {
+    char *bus, *name;
+    int64_t period_ms;
+    int64_t next_ms;
+    struct rate_rule *next;
+} rate_rule;
+
+struct sl_events {
+    const sl_config *cfg;
+    sl_store *store;
+    struct sl_credentials *credentials;
+    sl_json_service json;
+
+    pthread_rwlock_t lock; /* guards matchers and rates */
+    bus_matcher *matchers;
+    rate_rule *rates;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    bool kicked;
+    bool started;
+
+    pthread_mutex_t rate_mu; /* API destination rate limits */
+    json_t *next_slot;       /* destination name -> next allowed ms */
+};
+
+/* ARNs. */
+void ev_bus_arn(const sl_events *ev, const char *bus, char *out, size_t n);
+void ev_rule_arn(const sl_events *ev, const char *bus, const char *rule, char *out, size_t n);
+/* EventBusName may be a name or an ARN; NULL means "default". Writes the name. */
+bool ev_bus_name(const char *name_or_arn, char *out, size_t n);
+
+/* catalog.c */
+int ev_catalog_load(sl_events *ev, char *err, size_t errlen);
+void ev_catalog_free(sl_events *ev);
+/* Rebuilds the bus's matcher from the store (after a rule change commits). */
+void ev_catalog_reload_bus(sl_events *ev, const char *bus);
+/* Calls fn for each enabled rule of bus whose pattern matches event. */
+size_t ev_catalog_match(sl_events *ev, const char *bus, const json_t *event,
+                        void (*fn)(void *ctx, const char *rule), void *ctx);
+bool ev_bus_exists(sl_events *ev, const char *bus);
+/* Schedules: rate(...) validation and parsing to a period. 0 or -1 with err. */
+int ev_schedule_parse(const char *expr, int64_t *period_ms, char *err, size_t errlen);
+
+/* dispatch.c */
+int ev_dispatch_start(sl_events *ev, char *err, size_t errlen);
+void ev_dispatch_stop(sl_events *ev);
+void ev_dispatch_kick(void *ev);
+/* Inside a write job: matches event on bus and queues a delivery per target of every matching
+ * rule. Returns the number queued, or -1. */
+int ev_route(sl_events *ev, sqlite3 *db, const char *bus, const json_t *event);
+
+/* s3_shapes.c: the events an outbox row of kind "s3" raises on the default bus (EventBridge
+ * "Object Created"... when the bucket sends to EventBridge, and "AWS API Call via CloudTrail"
+ * when a logging trail selects the object). Appends to out. */
+void ev_s3_events(sl_events *ev, sqlite3 *db, const json_t *payload, int64_t sequence, json_t *out);
+/* A new event envelope: version, id, detail-type, source, account, time, region, resources. */
+json_t *ev_envelope(const sl_events *ev, const char *source, const char *detail_type, int64_t time_ms,
+                    json_t *resources, json_t *detail);
+
+/* transform.c: the body a target receives: Input, InputPath or InputTransformer applied to the
+ * event (rule_arn/rule_name fill the <aws.events.rule-*> placeholders). NULL with err on
+ * failure (the delivery then fails without retry). Caller frees. */
+char *ev_transform(const json_t *target, const json_t *event, const char *rule_arn, const char *rule_name, char *err,
+                   size_t errlen);
+/* Validates a target's Input/InputPath/InputTransformer at PutTargets time. */
+bool ev_transform_valid(const json_t *target, char *err, size_t errlen);
+
+/* deliver.c: sends body to one target. Returns 0 on success; 1 when the destination's rate
+ * limit defers it until *defer_until_ms (not an attempt); -1 with err saying why and
+ * *retryable whether the retry policy applies. */
+int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retryable, int64_t *defer_until_ms,
+               char *err, size_t errlen);
+/* Which targets Sluice delivers to; false with err naming the service otherwise. */
+bool ev_target_supported(const char *arn, char *err, size_t errlen);
+
+/* api.c */
+void ev_api_init(sl_events *ev);
+
+#endif
