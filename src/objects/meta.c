@@ -6,6 +6,7 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "objects/conditions.h"
 #include "store/outbox.h"
 #include "objects/s3.h"
 
@@ -19,6 +20,7 @@ void s3_object_free(s3_object *ob) {
     free(ob->checksum);
     free(ob->checksum_type);
     json_decref(ob->tags);
+    json_decref(ob->part_sizes);
     free(ob->blob);
     free(ob->data);
     memset(ob, 0, sizeof *ob);
@@ -35,9 +37,9 @@ int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t ke
     sqlite3_stmt *st = NULL;
     const char *sql =
         with_data ? "SELECT size, etag, last_modified_ms, content_type, headers, checksum_algo, checksum,"
-                    " checksum_type, tags, blob, parts, data FROM objects WHERE bucket=?1 AND key=?2"
+                    " checksum_type, tags, blob, parts, part_sizes, data FROM objects WHERE bucket=?1 AND key=?2"
                   : "SELECT size, etag, last_modified_ms, content_type, headers, checksum_algo, checksum,"
-                    " checksum_type, tags, blob, parts FROM objects WHERE bucket=?1 AND key=?2";
+                    " checksum_type, tags, blob, parts, part_sizes FROM objects WHERE bucket=?1 AND key=?2";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
@@ -64,10 +66,12 @@ int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t ke
     out->tags = t ? json_loads(t, 0, NULL) : NULL;
     out->blob = col_str(st, 9);
     out->parts = sqlite3_column_int(st, 10);
+    const char *ps = (const char *)sqlite3_column_text(st, 11);
+    out->part_sizes = ps ? json_loads(ps, 0, NULL) : NULL;
     if (with_data && !out->blob) {
-        int n = sqlite3_column_bytes(st, 11);
+        int n = sqlite3_column_bytes(st, 12);
         out->data = sl_xmalloc((size_t)n + 1);
-        if (n) memcpy(out->data, sqlite3_column_blob(st, 11), (size_t)n);
+        if (n) memcpy(out->data, sqlite3_column_blob(st, 12), (size_t)n);
         out->data_len = (size_t)n;
     }
     sqlite3_finalize(st);
@@ -99,7 +103,7 @@ int s3_object_store(sqlite3 *db, const s3_object *ob, char **old_blob) {
     if (sqlite3_prepare_v2(db,
                            "INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified_ms,"
                            " content_type, headers, checksum_algo, checksum, checksum_type, tags, blob,"
-                           " data, parts) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+                           " data, parts, part_sizes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     char *headers = json_dumps(ob->headers ? ob->headers : json_object(), JSON_COMPACT);
@@ -119,8 +123,11 @@ int s3_object_store(sqlite3 *db, const s3_object *ob, char **old_blob) {
     if (ob->blob) sqlite3_bind_null(st, 13);
     else sqlite3_bind_blob(st, 13, ob->data ? ob->data : "", (int)ob->data_len, SQLITE_STATIC);
     sqlite3_bind_int(st, 14, ob->parts);
+    char *part_sizes = ob->part_sizes ? json_dumps(ob->part_sizes, JSON_COMPACT) : NULL;
+    sqlite3_bind_text(st, 15, part_sizes, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
+    free(part_sizes);
     free(headers);
     free(tags);
     if (rc != SQLITE_DONE) {
@@ -284,3 +291,31 @@ json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, co
 }
 
 int s3_event_record(sqlite3 *db, const json_t *payload) { return payload ? sl_outbox_add(db, "s3", payload) : 0; }
+
+int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, size_t key_len, const char *if_match,
+                              const char *if_none_match) {
+    if (!if_match && !if_none_match) return 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT etag FROM objects WHERE bucket=?1 AND key=?2", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    char *etag = rc == SQLITE_ROW ? sl_xstrdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    int result = 0;
+    if (if_none_match && etag && (!strcmp(if_none_match, "*") || s3_etag_list_matches(if_none_match, etag)))
+        result = S3_RC_PRECONDITION;
+    else if (if_match && !etag)
+        result = S3_RC_NO_KEY;
+    else if (if_match && !s3_etag_list_matches(if_match, etag))
+        result = S3_RC_PRECONDITION;
+    free(etag);
+    return result;
+}
+
+void s3_write_condition_failed(s3_call *c, int rc) {
+    if (rc == S3_RC_NO_KEY) s3_error_key(c, 404, "NoSuchKey", "The specified key does not exist.");
+    else s3_error(c, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+}

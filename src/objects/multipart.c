@@ -15,7 +15,7 @@
 #include "core/xml.h"
 #include "objects/s3.h"
 
-#define RC_NO_UPLOAD 3
+#define RC_NO_UPLOAD 3 /* distinct from the S3_RC_* codes in s3.h */
 
 typedef struct {
     char *upload_id;
@@ -435,11 +435,14 @@ typedef struct {
     part_row *parts; /* all stored parts of the upload */
     size_t nparts;
     json_t *event;
+    char *if_match, *if_none_match;
 } complete_state;
 
 static void complete_state_free(void *p) {
     complete_state *cs = p;
     json_decref(cs->event);
+    free(cs->if_match);
+    free(cs->if_none_match);
     upload_row_free(&cs->up);
     s3_object_free(&cs->ob);
     free(cs->old_blob);
@@ -483,6 +486,8 @@ static int complete_job(sqlite3 *db, void *arg) {
     complete_state *cs = arg;
     int found = load_upload(db, cs->up.upload_id, cs->up.bucket, cs->up.key, cs->up.key_len, NULL);
     if (found <= 0) return found < 0 ? -1 : RC_NO_UPLOAD;
+    int cond = s3_check_write_conditions(db, cs->up.bucket, cs->up.key, cs->up.key_len, cs->if_match, cs->if_none_match);
+    if (cond) return cond;
     if (s3_object_store(db, &cs->ob, &cs->old_blob) != 0) return -1;
     if (s3_event_record(db, cs->event) != 0) return -1;
     sqlite3_stmt *st = NULL;
@@ -502,6 +507,8 @@ static void complete_done(s3_call *c) {
     if (c->commit_rc != 0) {
         sl_blob_remove(&c->o->blobs, cs->ob.blob);
         if (c->commit_rc == RC_NO_UPLOAD) return no_such_upload(c);
+        if (c->commit_rc == S3_RC_NO_KEY || c->commit_rc == S3_RC_PRECONDITION)
+            return s3_write_condition_failed(c, c->commit_rc);
         return s3_internal_error(c, "complete upload");
     }
     for (size_t i = 0; i < cs->nparts; i++) sl_blob_remove(&c->o->blobs, cs->parts[i].blob);
@@ -712,6 +719,8 @@ void s3_complete_multipart(s3_call *c) {
     ob->tags = cs->up.tags ? json_loads(cs->up.tags, 0, NULL) : NULL;
     ob->blob = sl_xstrdup(blob_id);
     ob->parts = (int)n;
+    ob->part_sizes = json_array();
+    for (size_t j = 0; j < n; j++) json_array_append_new(ob->part_sizes, json_integer((json_int_t)chosen[j]->size));
     if (algo != SL_CK_NONE) {
         char value[96];
         if (combine_checksums(cs, chosen, n, value, sizeof value)) {
@@ -721,6 +730,9 @@ void s3_complete_multipart(s3_call *c) {
         }
     }
     free(chosen);
+    const char *im = sl_req_header(req, "If-Match"), *inm = sl_req_header(req, "If-None-Match");
+    if (im) cs->if_match = sl_xstrdup(im);
+    if (inm) cs->if_none_match = sl_xstrdup(inm);
     cs->event = s3_event_payload(c, "ObjectCreated:CompleteMultipartUpload", "CompleteMultipartUpload", c->key,
                                  c->key_len, ob->size, ob->etag);
     s3_commit(c, complete_job, cs, complete_done);

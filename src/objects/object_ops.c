@@ -13,8 +13,8 @@
 #include "objects/conditions.h"
 #include "objects/s3.h"
 
-#define RC_NO_BUCKET 1
-#define RC_NO_KEY 2
+#define RC_NO_BUCKET S3_RC_NO_BUCKET
+#define RC_NO_KEY S3_RC_NO_KEY
 
 static int bucket_row_exists(sqlite3 *db, const char *bucket) {
     sqlite3_stmt *st = NULL;
@@ -39,12 +39,15 @@ typedef struct {
     s3_object ob;
     char *old_blob;
     json_t *event; /* outbox payload written with the row */
+    char *if_match, *if_none_match;
 } write_state;
 
 static void write_state_free(void *p) {
     write_state *ws = p;
     s3_object_free(&ws->ob);
     json_decref(ws->event);
+    free(ws->if_match);
+    free(ws->if_none_match);
     free(ws->old_blob);
     free(ws);
 }
@@ -53,6 +56,8 @@ static int put_job(sqlite3 *db, void *arg) {
     write_state *ws = arg;
     int b = bucket_row_exists(db, ws->ob.bucket);
     if (b <= 0) return b < 0 ? -1 : RC_NO_BUCKET;
+    int cond = s3_check_write_conditions(db, ws->ob.bucket, ws->ob.key, ws->ob.key_len, ws->if_match, ws->if_none_match);
+    if (cond) return cond;
     if (s3_object_store(db, &ws->ob, &ws->old_blob) != 0) return -1;
     return s3_event_record(db, ws->event);
 }
@@ -60,6 +65,8 @@ static int put_job(sqlite3 *db, void *arg) {
 static void put_done(s3_call *c) {
     write_state *ws = c->op_state;
     if (c->commit_rc == RC_NO_BUCKET) return s3_no_such_bucket(c);
+    if (c->commit_rc == S3_RC_NO_KEY || c->commit_rc == S3_RC_PRECONDITION)
+        return s3_write_condition_failed(c, c->commit_rc);
     if (c->commit_rc != 0) return s3_internal_error(c, "put object commit");
     upload_disown_blob(c->upload);
     if (ws->old_blob && (!ws->ob.blob || strcmp(ws->old_blob, ws->ob.blob) != 0))
@@ -99,6 +106,9 @@ void s3_put_object_complete(s3_call *c) {
         ob->data_len = r->size;
     }
     ws->event = s3_event_payload(c, "ObjectCreated:Put", "PutObject", c->key, c->key_len, ob->size, ob->etag);
+    const char *im = sl_req_header(c->req, "If-Match"), *inm = sl_req_header(c->req, "If-None-Match");
+    if (im) ws->if_match = sl_xstrdup(im);
+    if (inm) ws->if_none_match = sl_xstrdup(inm);
     s3_commit(c, put_job, ws, put_done);
 }
 
@@ -161,6 +171,33 @@ void s3_get_object(s3_call *c, bool head) {
         }
         uint64_t start = 0, end = ob.size ? ob.size - 1 : 0;
         int ranged = s3_range_parse(sl_req_header(req, "Range"), ob.size, &start, &end);
+        const char *pn = s3_param_get(c, "partNumber");
+        if (pn) {
+            char *e;
+            long n = strtol(pn, &e, 10);
+            if (*e || e == pn || n < 1 || n > S3_MAX_PART_NUMBER) {
+                s3_object_free(&ob);
+                return s3_error(c, 400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
+            }
+            if (sl_req_header(req, "Range")) {
+                s3_object_free(&ob);
+                return s3_error(c, 400, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter");
+            }
+            size_t count = ob.part_sizes ? json_array_size(ob.part_sizes) : 1;
+            if ((size_t)n > count) {
+                s3_object_free(&ob);
+                return s3_error(c, 416, "InvalidPartNumber", "The requested partnumber is not satisfiable");
+            }
+            ranged = 0;
+            if (ob.part_sizes) {
+                uint64_t off = 0;
+                for (long i = 0; i + 1 < n; i++) off += (uint64_t)json_integer_value(json_array_get(ob.part_sizes, (size_t)i));
+                uint64_t psize = (uint64_t)json_integer_value(json_array_get(ob.part_sizes, (size_t)n - 1));
+                start = off;
+                end = off + psize - 1;
+                ranged = psize ? 1 : 0;
+            }
+        }
         if (ranged < 0) {
             sl_buf extra;
             sl_buf_init(&extra);

@@ -161,6 +161,7 @@ typedef struct {
     void *data;
     size_t data_len;
     int parts;
+    json_t *part_sizes; /* array of part sizes for multipart objects, else NULL */
 } s3_object;
 
 void s3_object_free(s3_object *ob);
@@ -187,6 +188,17 @@ json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, co
                          uint64_t size, const char *etag);
 /* Inside a write job: appends the payload to the outbox (kind "s3"). 0 or -1. */
 int s3_event_record(sqlite3 *db, const json_t *payload);
+/* Write-job results shared by the operation files. */
+#define S3_RC_NO_BUCKET 1
+#define S3_RC_NO_KEY 2
+#define S3_RC_PRECONDITION 4
+/* Conditional writes (If-Match / If-None-Match on PutObject and CompleteMultipartUpload),
+ * checked inside the write job so the check and the write are one atomic step. Returns 0,
+ * S3_RC_NO_KEY (If-Match on a missing key), S3_RC_PRECONDITION, or -1. */
+int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, size_t key_len, const char *if_match,
+                              const char *if_none_match);
+/* Answers a failed conditional write. */
+void s3_write_condition_failed(s3_call *c, int rc);
 /* Validates a tag set; returns false after setting InvalidTag. */
 bool s3_tags_valid(s3_call *c, const json_t *tags);
 

@@ -123,6 +123,8 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL,"
     "  spec TEXT NOT NULL DEFAULT '{}'"
     ");",
+    /* 3: part sizes of multipart objects, for GetObject/HeadObject ?partNumber=. */
+    "ALTER TABLE objects ADD COLUMN part_sizes TEXT;",
 };
 
 int sl_migrations_apply(sqlite3 *db, char *err, size_t errlen) {
