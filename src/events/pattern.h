@@ -11,8 +11,8 @@
  *   - a pattern is a non-empty JSON object; nested objects name nested event fields; every leaf is
  *     a non-empty array of alternatives (OR); sibling fields AND; "$or": [ {..}, {..}, ... ] (two
  *     or more objects) ORs whole sub-patterns at any level.
- *   - alternatives: "string", number (numbers compare by value: 300 matches 3.0e2, within
- *     +-5.0e9 and six decimals; beyond that they compare as written), true, false, null, and
+ *   - alternatives: "string", number (numbers compare by value: 300 matches 3.0e2; within
+ *     +-5.0e9 to six decimals, as AWS documents, beyond it as doubles), true, false, null, and
  *     {"prefix": s | {"equals-ignore-case": s}}, {"suffix": s | {"equals-ignore-case": s}},
  *     {"equals-ignore-case": s}, {"wildcard": "a*b\\*c"}, {"exactly": s},
  *     {"anything-but": s | n | [s..] | [n..] | {"prefix"|"suffix"|"equals-ignore-case"|
@@ -23,7 +23,7 @@
  *     another way ("::1" matches "0:0::1"), as Event Ruler does.
  *   - event arrays: a field matches when any element matches. Fields of one pattern that lie in
  *     objects inside the same event array must come from the same element (Event Ruler's
- *     "array-consistent" matching); see pattern.c for the exact rule, including exists:false.
+ *     "array-consistent" matching); pattern_match.c states the exact rule, exists:false included.
  *   - exists:true matches any leaf value (null included) but not an object or an empty array;
  *     exists:false matches when no leaf value is present at the path.
  *   - field paths are structural: {"a.b": [1]} names the key "a.b", not "a" then "b".

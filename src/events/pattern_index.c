@@ -142,32 +142,89 @@ static void lens_free(pm_lens *l) {
 
 /* ---- the index ---- */
 
-/* Where an operator lives; NULL for the scan list. */
-static pm_map *home(pm_index *ix, const sl_op *op, pm_lens **lens) {
-    *lens = NULL;
-    switch (op->kind) {
-    case SL_OP_EXACT_STR: return op->ip_len ? NULL : &ix->exact;
-    case SL_OP_EXACT_NUM: return op->comparable ? &ix->num : NULL;
-    case SL_OP_EQ_IC: return &ix->eq_ic;
-    case SL_OP_PREFIX: *lens = &ix->prefix_lens; return &ix->prefix;
-    case SL_OP_SUFFIX: *lens = &ix->suffix_lens; return &ix->suffix;
-    case SL_OP_PREFIX_IC: *lens = &ix->prefix_ic_lens; return &ix->prefix_ic;
-    case SL_OP_SUFFIX_IC: *lens = &ix->suffix_ic_lens; return &ix->suffix_ic;
-    default: return NULL;
+static void plist_add(pm_predlist *l, pm_pred *p) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->v = sl_xrealloc(l->v, l->cap * sizeof *l->v);
     }
+    l->v[l->n++] = p;
+}
+
+static void plist_remove(pm_predlist *l, const pm_pred *p) {
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i] == p) {
+            memmove(l->v + i, l->v + i + 1, (l->n - i - 1) * sizeof *l->v);
+            l->n--;
+            return;
+        }
+    }
+}
+
+/* Where an operator lives. A map with one operator per key (*lens set when looked up by the
+ * value's heads or tails), a map of lists (wildcards, *list_map), a literal slot, or a scan list.
+ */
+typedef struct {
+    pm_map *map;
+    pm_lens *lens;
+    bool listed;
+    const void *key;
+    size_t klen;
+    pm_pred **slot;
+    pm_predlist *scan;
+} placement;
+
+static placement place(pm_index *ix, pm_pred *p) {
+    const sl_op *op = &p->op;
+    placement w = {0};
+    w.key = op->str.s;
+    w.klen = op->str.len;
+    switch (op->kind) {
+    case SL_OP_EXACT_STR:
+        if (op->ip_len) w.scan = &ix->scan_str;
+        else w.map = &ix->exact;
+        break;
+    case SL_OP_EXACT_NUM:
+        if (op->comparable) {
+            w.map = &ix->num;
+            w.key = &op->micro;
+            w.klen = sizeof op->micro;
+        } else {
+            w.scan = &ix->scan_num;
+        }
+        break;
+    case SL_OP_TRUE: w.slot = &ix->lit[0]; break;
+    case SL_OP_FALSE: w.slot = &ix->lit[1]; break;
+    case SL_OP_NULL: w.slot = &ix->lit[2]; break;
+    case SL_OP_EQ_IC: w.map = &ix->eq_ic; break;
+    case SL_OP_PREFIX: w.map = &ix->prefix, w.lens = &ix->prefix_lens; break;
+    case SL_OP_SUFFIX: w.map = &ix->suffix, w.lens = &ix->suffix_lens; break;
+    case SL_OP_PREFIX_IC: w.map = &ix->prefix_ic, w.lens = &ix->prefix_ic_lens; break;
+    case SL_OP_SUFFIX_IC: w.map = &ix->suffix_ic, w.lens = &ix->suffix_ic_lens; break;
+    case SL_OP_WILDCARD: {
+        const sl_glob *g = &op->globs[0];
+        const sl_bytes *head = &g->segs[0], *tail = &g->segs[g->nsegs - 1];
+        w.listed = true;
+        if (head->len) {
+            w.map = &ix->wc_head, w.lens = &ix->wc_head_lens;
+            w.key = head->s, w.klen = head->len;
+        } else if (tail->len) {
+            w.map = &ix->wc_tail, w.lens = &ix->wc_tail_lens;
+            w.key = tail->s, w.klen = tail->len;
+        } else {
+            w.listed = false;
+            w.scan = &ix->scan_str;
+        }
+        break;
+    }
+    case SL_OP_CIDR: w.scan = &ix->scan_str; break;
+    case SL_OP_NUMERIC: w.scan = &ix->scan_num; break;
+    default: w.scan = &ix->scan_any; break;
+    }
+    return w;
 }
 
 static bool folded(sl_op_kind k) {
     return k == SL_OP_EQ_IC || k == SL_OP_PREFIX_IC || k == SL_OP_SUFFIX_IC;
-}
-
-static const void *home_key(const sl_op *op, size_t *n) {
-    if (op->kind == SL_OP_EXACT_NUM) {
-        *n = sizeof op->micro;
-        return &op->micro;
-    }
-    *n = op->str.len;
-    return op->str.s;
 }
 
 void pm_index_add(pm_index *ix, const sl_op *op, struct pm_edge *e) {
@@ -177,19 +234,20 @@ void pm_index_add(pm_index *ix, const sl_op *op, struct pm_edge *e) {
         p = sl_xcalloc(1, sizeof *p);
         sl_op_copy(&p->op, op);
         *slot = p;
-        pm_lens *lens;
-        pm_map *h = home(ix, &p->op, &lens);
-        if (h) {
-            size_t kn;
-            const void *k = home_key(&p->op, &kn);
-            *pm_map_put(h, k, kn) = p;
-            if (lens) lens_add(lens, (uint32_t)kn);
-        } else {
-            if (ix->nscan == ix->capscan) {
-                ix->capscan = ix->capscan ? ix->capscan * 2 : 4;
-                ix->scan = sl_xrealloc(ix->scan, ix->capscan * sizeof *ix->scan);
+        placement w = place(ix, p);
+        if (w.map) {
+            void **v = pm_map_put(w.map, w.key, w.klen);
+            if (w.listed) {
+                if (!*v) *v = sl_xcalloc(1, sizeof(pm_predlist));
+                plist_add(*v, p);
+            } else {
+                *v = p;
             }
-            ix->scan[ix->nscan++] = p;
+            if (w.lens) lens_add(w.lens, (uint32_t)w.klen);
+        } else if (w.slot) {
+            *w.slot = p;
+        } else {
+            plist_add(w.scan, p);
         }
         if (folded(p->op.kind)) ix->nfolded++;
     }
@@ -210,21 +268,24 @@ void pm_index_remove(pm_index *ix, const sl_op *op, struct pm_edge *e) {
         }
     }
     if (p->nedges) return;
-    pm_lens *lens;
-    pm_map *h = home(ix, &p->op, &lens);
-    if (h) {
-        size_t kn;
-        const void *k = home_key(&p->op, &kn);
-        pm_map_del(h, k, kn);
-        if (lens) lens_remove(lens, (uint32_t)kn);
-    } else {
-        for (size_t i = 0; i < ix->nscan; i++) {
-            if (ix->scan[i] == p) {
-                memmove(ix->scan + i, ix->scan + i + 1, (ix->nscan - i - 1) * sizeof *ix->scan);
-                ix->nscan--;
-                break;
+    placement w = place(ix, p);
+    if (w.map) {
+        if (w.listed) {
+            pm_predlist *l = pm_map_get(w.map, w.key, w.klen);
+            plist_remove(l, p);
+            if (!l->n) {
+                free(l->v);
+                free(l);
+                pm_map_del(w.map, w.key, w.klen);
             }
+        } else {
+            pm_map_del(w.map, w.key, w.klen);
         }
+        if (w.lens) lens_remove(w.lens, (uint32_t)w.klen);
+    } else if (w.slot) {
+        *w.slot = NULL;
+    } else {
+        plist_remove(w.scan, p);
     }
     if (folded(p->op.kind)) ix->nfolded--;
     pm_map_del(&ix->all, op->key.s, op->key.len);
@@ -235,6 +296,15 @@ void pm_index_remove(pm_index *ix, const sl_op *op, struct pm_edge *e) {
 
 bool pm_index_empty(const pm_index *ix) { return ix->all.n == 0; }
 
+static void free_lists(pm_map *m) {
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key && m->slots[i].key != DELETED) {
+            pm_predlist *l = m->slots[i].val;
+            free(l->v);
+            free(l);
+        }
+}
+
 void pm_index_free(pm_index *ix) {
     for (size_t i = 0; i < ix->all.cap; i++) {
         pm_slot *s = &ix->all.slots[i];
@@ -244,14 +314,17 @@ void pm_index_free(pm_index *ix) {
         free(p->edges);
         free(p);
     }
-    pm_map *maps[] = {&ix->all, &ix->exact, &ix->num, &ix->eq_ic, &ix->prefix,
-                      &ix->suffix, &ix->prefix_ic, &ix->suffix_ic};
+    free_lists(&ix->wc_head);
+    free_lists(&ix->wc_tail);
+    pm_map *maps[] = {&ix->all,    &ix->exact,     &ix->num,       &ix->eq_ic,   &ix->prefix,
+                      &ix->suffix, &ix->prefix_ic, &ix->suffix_ic, &ix->wc_head, &ix->wc_tail};
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) pm_map_free(maps[i]);
-    lens_free(&ix->prefix_lens);
-    lens_free(&ix->suffix_lens);
-    lens_free(&ix->prefix_ic_lens);
-    lens_free(&ix->suffix_ic_lens);
-    free(ix->scan);
+    pm_lens *lens[] = {&ix->prefix_lens,    &ix->suffix_lens,  &ix->prefix_ic_lens,
+                       &ix->suffix_ic_lens, &ix->wc_head_lens, &ix->wc_tail_lens};
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) lens_free(lens[i]);
+    free(ix->scan_str.v);
+    free(ix->scan_num.v);
+    free(ix->scan_any.v);
     memset(ix, 0, sizeof *ix);
 }
 
@@ -264,8 +337,25 @@ static void affixes(const pm_map *m, const pm_lens *l, const char *s, size_t n, 
     }
 }
 
+static void wildcards(const pm_map *m, const pm_lens *l, const sl_pv *v, bool tail, pm_emit_fn fn,
+                      void *ctx) {
+    for (size_t i = 0; i < l->n && l->len[i] <= v->len; i++) {
+        size_t k = l->len[i];
+        const pm_predlist *list = pm_map_get(m, tail ? v->s + v->len - k : v->s, k);
+        if (!list) continue;
+        for (size_t j = 0; j < list->n; j++)
+            if (sl_glob_match(&list->v[j]->op.globs[0], v->s, v->len)) fn(ctx, list->v[j]);
+    }
+}
+
+static void scan(const pm_predlist *l, const sl_pv *v, pm_emit_fn fn, void *ctx) {
+    for (size_t i = 0; i < l->n; i++)
+        if (sl_op_matches(&l->v[i]->op, v)) fn(ctx, l->v[i]);
+}
+
 void pm_index_lookup(const pm_index *ix, const sl_pv *v, char *fold, pm_emit_fn fn, void *ctx) {
-    if (v->type == SL_PV_STRING) {
+    switch (v->type) {
+    case SL_PV_STRING:
         if (ix->exact.n) {
             pm_pred *p = pm_map_get(&ix->exact, v->s, v->len);
             if (p) fn(ctx, p);
@@ -283,10 +373,26 @@ void pm_index_lookup(const pm_index *ix, const sl_pv *v, char *fold, pm_emit_fn 
             if (ix->suffix_ic.n)
                 affixes(&ix->suffix_ic, &ix->suffix_ic_lens, fold, v->len, true, fn, ctx);
         }
-    } else if (v->type == SL_PV_NUMBER && v->comparable && ix->num.n) {
-        pm_pred *p = pm_map_get(&ix->num, &v->micro, sizeof v->micro);
-        if (p) fn(ctx, p);
+        if (ix->wc_head.n) wildcards(&ix->wc_head, &ix->wc_head_lens, v, false, fn, ctx);
+        if (ix->wc_tail.n) wildcards(&ix->wc_tail, &ix->wc_tail_lens, v, true, fn, ctx);
+        scan(&ix->scan_str, v, fn, ctx);
+        break;
+    case SL_PV_NUMBER:
+        if (v->comparable && ix->num.n) {
+            pm_pred *p = pm_map_get(&ix->num, &v->micro, sizeof v->micro);
+            if (p) fn(ctx, p);
+        }
+        scan(&ix->scan_num, v, fn, ctx);
+        break;
+    case SL_PV_TRUE:
+        if (ix->lit[0]) fn(ctx, ix->lit[0]);
+        break;
+    case SL_PV_FALSE:
+        if (ix->lit[1]) fn(ctx, ix->lit[1]);
+        break;
+    case SL_PV_NULL:
+        if (ix->lit[2]) fn(ctx, ix->lit[2]);
+        break;
     }
-    for (size_t i = 0; i < ix->nscan; i++)
-        if (sl_op_matches(&ix->scan[i]->op, v)) fn(ctx, ix->scan[i]);
+    scan(&ix->scan_any, v, fn, ctx);
 }

@@ -48,11 +48,20 @@ typedef struct {
 } pm_lens;
 
 typedef struct {
+    pm_pred **v;
+    size_t n, cap;
+} pm_predlist;
+
+typedef struct {
     pm_map all; /* op key -> pm_pred */
     pm_map exact, num, eq_ic, prefix, suffix, prefix_ic, suffix_ic;
     pm_lens prefix_lens, suffix_lens, prefix_ic_lens, suffix_ic_lens;
-    pm_pred **scan;
-    size_t nscan, capscan;
+    /* wildcards by their literal head (or, starting with '*', tail): pm_predlist values */
+    pm_map wc_head, wc_tail;
+    pm_lens wc_head_lens, wc_tail_lens;
+    pm_pred *lit[3]; /* true, false, null */
+    /* tried one by one: operators that accept only strings, only numbers, or anything */
+    pm_predlist scan_str, scan_num, scan_any;
     size_t nfolded; /* operators that need the folded value */
 } pm_index;
 

@@ -21,8 +21,15 @@
 
 /* ---- JSON reader for patterns (keeps number text, positions, key order, duplicates) ---- */
 
-typedef enum { SL_PJ_OBJECT, SL_PJ_ARRAY, SL_PJ_STRING, SL_PJ_NUMBER, SL_PJ_TRUE, SL_PJ_FALSE,
-               SL_PJ_NULL } sl_pj_type;
+typedef enum {
+    SL_PJ_OBJECT,
+    SL_PJ_ARRAY,
+    SL_PJ_STRING,
+    SL_PJ_NUMBER,
+    SL_PJ_TRUE,
+    SL_PJ_FALSE,
+    SL_PJ_NULL
+} sl_pj_type;
 
 typedef struct {
     unsigned line, col; /* 1-based; col counts characters */
@@ -54,7 +61,13 @@ void sl_pj_free(sl_pj *v);
 
 /* ---- event values ---- */
 
-typedef enum { SL_PV_STRING, SL_PV_NUMBER, SL_PV_TRUE, SL_PV_FALSE, SL_PV_NULL } sl_pv_type;
+typedef enum {
+    SL_PV_STRING,
+    SL_PV_NUMBER,
+    SL_PV_TRUE,
+    SL_PV_FALSE,
+    SL_PV_NULL
+} sl_pv_type;
 
 typedef struct {
     sl_pv_type type;
@@ -92,7 +105,7 @@ typedef enum {
     SL_OP_AB_NUM,   /* nums */
     SL_OP_AB_PREFIX,
     SL_OP_AB_SUFFIX,
-    SL_OP_AB_IC, /* set folded */
+    SL_OP_AB_IC,       /* set folded */
     SL_OP_AB_WILDCARD, /* globs */
     SL_OP_EXISTS,
     SL_OP_KIND_COUNT

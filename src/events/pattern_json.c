@@ -127,7 +127,7 @@ static int hex4(reader *r, unsigned *out) {
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
         int c = peek(r);
-        int d = c >= '0' && c <= '9' ? c - '0'
+        int d = c >= '0' && c <= '9'   ? c - '0'
                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                        : -1;
@@ -137,8 +137,10 @@ static int hex4(reader *r, unsigned *out) {
             if (c < 0) {
                 fail(r, "Unexpected end-of-input in character escape sequence");
             } else {
-                fail(r, "Unexpected character %s: expected a hex-digit for character escape "
-                        "sequence", what);
+                fail(r,
+                     "Unexpected character %s: expected a hex-digit for character escape "
+                     "sequence",
+                     what);
             }
             return -1;
         }
@@ -154,7 +156,8 @@ static char *read_string(reader *r, size_t *out_len) {
     sl_buf b;
     sl_buf_init(&b);
     sl_buf_reserve(&b, 16);
-    advance(r); /* opening quote */
+    b.data[0] = 0; /* an empty string is still a terminated one */
+    advance(r);    /* opening quote */
     for (;;) {
         int c = peek(r);
         if (c < 0) {
@@ -166,8 +169,10 @@ static char *read_string(reader *r, size_t *out_len) {
             break;
         }
         if (c < 0x20) {
-            fail(r, "Illegal unquoted character ((CTRL-CHAR, code %d)): has to be escaped using "
-                    "backslash to be included in string value", c);
+            fail(r,
+                 "Illegal unquoted character ((CTRL-CHAR, code %d)): has to be escaped using "
+                 "backslash to be included in string value",
+                 c);
             goto bad;
         }
         if (c == '\\') {
@@ -175,12 +180,32 @@ static char *read_string(reader *r, size_t *out_len) {
             int e = peek(r);
             unsigned cp;
             switch (e) {
-            case '"': case '\\': case '/': sl_buf_putc(&b, (char)e); advance(r); break;
-            case 'b': sl_buf_putc(&b, '\b'); advance(r); break;
-            case 'f': sl_buf_putc(&b, '\f'); advance(r); break;
-            case 'n': sl_buf_putc(&b, '\n'); advance(r); break;
-            case 'r': sl_buf_putc(&b, '\r'); advance(r); break;
-            case 't': sl_buf_putc(&b, '\t'); advance(r); break;
+            case '"':
+            case '\\':
+            case '/':
+                sl_buf_putc(&b, (char)e);
+                advance(r);
+                break;
+            case 'b':
+                sl_buf_putc(&b, '\b');
+                advance(r);
+                break;
+            case 'f':
+                sl_buf_putc(&b, '\f');
+                advance(r);
+                break;
+            case 'n':
+                sl_buf_putc(&b, '\n');
+                advance(r);
+                break;
+            case 'r':
+                sl_buf_putc(&b, '\r');
+                advance(r);
+                break;
+            case 't':
+                sl_buf_putc(&b, '\t');
+                advance(r);
+                break;
             case 'u':
                 advance(r);
                 if (hex4(r, &cp)) goto bad;
@@ -273,8 +298,10 @@ static sl_pj *read_number(reader *r) {
     } else {
         char what[48];
         describe(r, what, sizeof what);
-        fail(r, "Unexpected character %s in numeric value: expected digit (0-9) to follow minus "
-                "sign, for valid numeric value", what);
+        fail(r,
+             "Unexpected character %s in numeric value: expected digit (0-9) to follow minus "
+             "sign, for valid numeric value",
+             what);
         return NULL;
     }
     if (peek(r) == '.') {
@@ -283,8 +310,10 @@ static sl_pj *read_number(reader *r) {
         if (!(c >= '0' && c <= '9')) {
             char what[48];
             describe(r, what, sizeof what);
-            fail(r, "Unexpected character %s in numeric value: Decimal point not followed by a "
-                    "digit", what);
+            fail(r,
+                 "Unexpected character %s in numeric value: Decimal point not followed by a "
+                 "digit",
+                 what);
             return NULL;
         }
         while ((c = peek(r)) >= '0' && c <= '9') advance(r);
@@ -297,8 +326,10 @@ static sl_pj *read_number(reader *r) {
         if (!(c >= '0' && c <= '9')) {
             char what[48];
             describe(r, what, sizeof what);
-            fail(r, "Unexpected character %s in numeric value: Exponent indicator not followed "
-                    "by a digit", what);
+            fail(r,
+                 "Unexpected character %s in numeric value: Exponent indicator not followed "
+                 "by a digit",
+                 what);
             return NULL;
         }
         while ((c = peek(r)) >= '0' && c <= '9') advance(r);
@@ -355,8 +386,10 @@ static sl_pj *read_object(reader *r, unsigned depth) {
             if (peek(r) < 0) {
                 fail(r, "Unexpected end-of-input: expected close marker for Object");
             } else {
-                fail(r, "Unexpected character %s: was expecting a colon to separate field name "
-                        "and value", what);
+                fail(r,
+                     "Unexpected character %s: was expecting a colon to separate field name "
+                     "and value",
+                     what);
             }
             goto bad;
         }
@@ -423,8 +456,7 @@ static sl_pj *read_array(reader *r, unsigned depth) {
         } else {
             char what[48];
             describe(r, what, sizeof what);
-            fail(r, "Unexpected character %s: was expecting comma to separate Array entries",
-                 what);
+            fail(r, "Unexpected character %s: was expecting comma to separate Array entries", what);
         }
         goto bad;
     }
@@ -451,8 +483,17 @@ static sl_pj *read_value(reader *r, unsigned depth) {
         v->str = s, v->len = n, v->end = r->pos;
         return v;
     }
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9': return read_number(r);
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9': return read_number(r);
     case -1: fail(r, "Unexpected end-of-input: expected a value"); return NULL;
     default: break;
     }
@@ -472,21 +513,27 @@ static sl_pj *read_value(reader *r, unsigned depth) {
             }
         }
         for (size_t j = 0; j < n; j++) advance(r);
-        fail(r, "Unrecognized token '%.*s': was expecting (JSON String, Number, Array, Object or "
-                "token 'null', 'true' or 'false')", (int)(n > 64 ? 64 : n),
-             (const char *)r->s + start);
+        fail(r,
+             "Unrecognized token '%.*s': was expecting (JSON String, Number, Array, Object or "
+             "token 'null', 'true' or 'false')",
+             (int)(n > 64 ? 64 : n), (const char *)r->s + start);
         return NULL;
     }
     char what[48];
     describe(r, what, sizeof what);
-    fail(r, "Unexpected character %s: expected a valid value (JSON String, Number, Array, Object "
-            "or token 'null', 'true' or 'false')", what);
+    fail(r,
+         "Unexpected character %s: expected a valid value (JSON String, Number, Array, Object "
+         "or token 'null', 'true' or 'false')",
+         what);
     return NULL;
 }
 
 sl_pj *sl_pj_parse(const char *text, size_t len, const char **reason, char *reason_buf,
                    size_t reason_len, sl_pj_pos *pos) {
-    reader r = {.s = (const unsigned char *)text, .len = len, .pos = {1, 1}, .rbuf = reason_buf,
+    reader r = {.s = (const unsigned char *)text,
+                .len = len,
+                .pos = {1, 1},
+                .rbuf = reason_buf,
                 .rlen = reason_len};
     sl_pj *v = read_value(&r, 0);
     if (v) {

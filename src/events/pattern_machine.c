@@ -32,6 +32,7 @@
 #include "core/buf.h"
 #include "events/pattern_index.h"
 #include "events/pattern_internal.h"
+#include "events/pattern_machine.h"
 
 /* ---- dense ids (states, paths, rules) index the scratch arrays ---- */
 
@@ -54,17 +55,6 @@ static void id_give(idpool *p, uint32_t id) {
 }
 
 /* ---- structures ---- */
-
-typedef struct pm_pnode {
-    uint32_t id;
-    uint32_t refs;       /* constraints using this path or one below it */
-    uint32_t value_refs; /* constraints on exactly this path */
-    struct pm_pnode *parent;
-    sl_bytes seg;
-    pm_map kids; /* segment -> pm_pnode */
-    struct pm_pnode **kidv;
-    size_t nkids;
-} pm_pnode;
 
 typedef struct pm_state pm_state;
 
@@ -102,8 +92,6 @@ struct pm_state {
     pm_term *terms;
     size_t nterms, capterms;
 };
-
-typedef struct pm_scratch pm_scratch;
 
 struct sl_matcher {
     pm_state *root;
@@ -186,7 +174,8 @@ static pm_group *group_find(const pm_state *s, const sl_bytes *path_key) {
 }
 
 static int cmp_positive(const void *a, const void *b) {
-    const sl_constraint *x = *(const sl_constraint *const *)a, *y = *(const sl_constraint *const *)b;
+    const sl_constraint *x = *(const sl_constraint *const *)a,
+                        *y = *(const sl_constraint *const *)b;
     if (x->rank != y->rank) return x->rank - y->rank;
     size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
     int c = memcmp(x->key.s, y->key.s, n);
@@ -390,59 +379,21 @@ void sl_matcher_free(sl_matcher *m) {
 
 /* ---- scratch ---- */
 
-typedef struct {
-    uint32_t arr, idx;
-} pm_mem;
-
-typedef struct {
-    sl_pv v;
-    uint32_t next; /* index + 1 of the next value at the same path; 0 ends */
-    uint32_t moff, mlen;
-} pm_val;
-
-typedef struct {
+typedef struct pm_frame {
     pm_state *s;
     uint32_t moff, mlen;
 } pm_frame;
 
-typedef struct {
+typedef struct pm_vslot {
     uint64_t gen, hash;
     uint32_t state, moff, mlen;
 } pm_vslot;
-
-struct pm_scratch {
-    uint64_t epoch;
-    size_t npath;
-    uint64_t *pstamp;
-    uint32_t *pfirst, *plast;
-    pm_val *vals;
-    size_t nvals, capvals;
-    pm_mem *mems;
-    size_t nmems, capmems;
-    pm_mem *stack;
-    size_t depth, capstack;
-    uint32_t snap_off;
-    bool snap_ok;
-    uint32_t next_arr;
-    size_t nstate;
-    uint64_t *sstamp;
-    pm_vslot *vset;
-    size_t vcap, vn;
-    pm_frame *frames;
-    size_t nframes, capframes;
-    size_t nrule;
-    uint64_t *rstamp;
-    char *fold;
-    size_t foldcap;
-    unsigned char *absent;
-    size_t capabsent;
-};
 
 static void scratch_free(pm_scratch *x) {
     if (!x) return;
     free(x->pstamp), free(x->pfirst), free(x->plast), free(x->vals), free(x->mems);
     free(x->stack), free(x->sstamp), free(x->vset), free(x->frames), free(x->rstamp);
-    free(x->fold), free(x->absent);
+    free(x->fold), free(x->absent), free(x->arena), free(x->open);
     free(x);
 }
 
@@ -482,6 +433,7 @@ static pm_scratch *scratch_take(const sl_matcher *cm) {
     x->vn = 0;
     x->snap_ok = false;
     x->next_arr = 0;
+    x->narena = 0;
     return x;
 }
 
@@ -496,7 +448,18 @@ static void scratch_give(const sl_matcher *cm, pm_scratch *x) {
     pthread_mutex_unlock(&m->lock);
 }
 
-static uint32_t mems_reserve(pm_scratch *x, size_t n) {
+size_t pm_stack_push(pm_scratch *x) {
+    if (x->depth == x->capstack) {
+        x->capstack = x->capstack ? x->capstack * 2 : 8;
+        x->stack = sl_xrealloc(x->stack, x->capstack * sizeof *x->stack);
+    }
+    x->stack[x->depth].arr = x->next_arr++;
+    x->stack[x->depth].idx = 0;
+    x->snap_ok = false;
+    return x->depth++;
+}
+
+uint32_t pm_mems_reserve(pm_scratch *x, size_t n) {
     if (x->nmems + n > x->capmems) {
         size_t cap = x->capmems ? x->capmems * 2 : 64;
         while (cap < x->nmems + n) cap *= 2;
@@ -521,16 +484,17 @@ static bool array_holds_object(const json_t *a) {
     return false;
 }
 
-static void record(pm_scratch *x, const pm_pnode *p, const json_t *e) {
+pm_val *pm_record(pm_scratch *x, const pm_pnode *p, const sl_pv *pv) {
     if (x->nvals == x->capvals) {
         x->capvals = x->capvals ? x->capvals * 2 : 64;
         x->vals = sl_xrealloc(x->vals, x->capvals * sizeof *x->vals);
     }
     uint32_t i = (uint32_t)x->nvals++;
     pm_val *v = &x->vals[i];
-    sl_pv_from_json(&v->v, e);
-    if (v->v.type == SL_PV_STRING && v->v.len > x->foldcap) {
-        x->foldcap = v->v.len * 2;
+    v->v = *pv;
+    v->arena = PM_NO_ARENA;
+    if (pv->type == SL_PV_STRING && pv->len > x->foldcap) {
+        x->foldcap = pv->len * 2;
         x->fold = sl_xrealloc(x->fold, x->foldcap);
     }
     v->next = 0;
@@ -538,7 +502,7 @@ static void record(pm_scratch *x, const pm_pnode *p, const json_t *e) {
     v->moff = 0;
     if (x->depth) {
         if (!x->snap_ok) {
-            x->snap_off = mems_reserve(x, x->depth);
+            x->snap_off = pm_mems_reserve(x, x->depth);
             memcpy(x->mems + x->snap_off, x->stack, x->depth * sizeof *x->stack);
             x->snap_ok = true;
         }
@@ -551,6 +515,7 @@ static void record(pm_scratch *x, const pm_pnode *p, const json_t *e) {
         x->vals[x->plast[p->id]].next = i + 1;
     }
     x->plast[p->id] = i;
+    return v;
 }
 
 static void walk(pm_scratch *x, const pm_pnode *p, const json_t *e) {
@@ -582,12 +547,7 @@ static void walk(pm_scratch *x, const pm_pnode *p, const json_t *e) {
             for (size_t i = 0; i < n; i++) walk(x, p, json_array_get(e, i));
             break;
         }
-        if (x->depth == x->capstack) {
-            x->capstack = x->capstack ? x->capstack * 2 : 8;
-            x->stack = sl_xrealloc(x->stack, x->capstack * sizeof *x->stack);
-        }
-        size_t d = x->depth++;
-        x->stack[d].arr = x->next_arr++;
+        size_t d = pm_stack_push(x);
         for (size_t i = 0; i < n; i++) {
             x->stack[d].idx = (uint32_t)i;
             x->snap_ok = false;
@@ -598,7 +558,11 @@ static void walk(pm_scratch *x, const pm_pnode *p, const json_t *e) {
         break;
     }
     default:
-        if (p->value_refs) record(x, p, e);
+        if (p->value_refs) {
+            sl_pv pv;
+            sl_pv_from_json(&pv, e);
+            pm_record(x, p, &pv);
+        }
         break;
     }
 }
@@ -607,6 +571,7 @@ static void walk(pm_scratch *x, const pm_pnode *p, const json_t *e) {
 
 /* Memberships are sorted by array id (outer arrays are numbered first). */
 static bool consistent(const pm_scratch *x, uint32_t ao, uint32_t al, uint32_t bo, uint32_t bl) {
+    if (!al || !bl) return true;
     const pm_mem *a = x->mems + ao, *b = x->mems + bo;
     uint32_t i = 0, j = 0;
     while (i < al && j < bl) {
@@ -633,7 +598,7 @@ static void merge(pm_scratch *x, uint32_t ao, uint32_t al, uint32_t bo, uint32_t
         *oo = bo, *ol = bl;
         return;
     }
-    uint32_t off = mems_reserve(x, al + bl);
+    uint32_t off = pm_mems_reserve(x, al + bl);
     const pm_mem *a = x->mems + ao, *b = x->mems + bo;
     pm_mem *o = x->mems + off;
     uint32_t i = 0, j = 0, n = 0;
@@ -652,6 +617,7 @@ static void merge(pm_scratch *x, uint32_t ao, uint32_t al, uint32_t bo, uint32_t
 }
 
 static uint64_t mem_hash(const pm_scratch *x, uint32_t state, uint32_t off, uint32_t len) {
+    /* only called with len > 0, so mems is allocated */
     uint64_t h = pm_hash(x->mems + off, len * sizeof *x->mems);
     return h ^ ((uint64_t)state * 0x9E3779B97F4A7C15ULL);
 }
@@ -784,8 +750,7 @@ static size_t search(pm_scratch *x, const sl_matcher *m, sl_matcher_fn fn, void 
             if (x->pstamp[pid] != x->epoch) continue;
             for (uint32_t vi = x->pfirst[pid] + 1; vi; vi = x->vals[vi - 1].next) {
                 const pm_val *v = &x->vals[vi - 1];
-                if (f.mlen && v->mlen && !consistent(x, f.moff, f.mlen, v->moff, v->mlen))
-                    continue;
+                if (f.mlen && v->mlen && !consistent(x, f.moff, f.mlen, v->moff, v->mlen)) continue;
                 emit_ctx c = {x, f, v, false, 0, 0};
                 pm_index_lookup(&grp->ix, &v->v, x->fold, on_pred, &c);
             }
@@ -804,6 +769,16 @@ size_t sl_matcher_match(const sl_matcher *m, const json_t *event, sl_matcher_fn 
 
 long sl_matcher_match_text(const sl_matcher *m, const char *json, size_t len, sl_matcher_fn fn,
                            void *ctx) {
+    pm_scratch *x = scratch_take(m);
+    int rc = pm_walk_text(x, m->proot, json, len);
+    if (rc == 0) {
+        size_t n = search(x, m, fn, ctx);
+        scratch_give(m, x);
+        return (long)n;
+    }
+    scratch_give(m, x);
+    if (rc < 0) return -1;
+    /* a repeated key on a path in use: let jansson decide which one counts */
     json_error_t e;
     json_t *j = json_loadb(json, len, 0, &e);
     /* jansson refuses integers beyond 64 bits unless every integer is read as a real */

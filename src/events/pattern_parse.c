@@ -50,11 +50,31 @@ static bool fail_at(cctx *c, sl_pj_pos pos, const char *fmt, ...) {
     return false;
 }
 
-static const char *const RESERVED_IN_OR[] = {
-    "exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists", "wildcard",
-    "numeric", "cidr", "html", "=", "<", "<=", ">", ">=", "regex", "not-wildcard",
-    "not-equals-ignore-case", "date-after", "date-on-or-after", "date-before",
-    "date-on-or-before", "in-date-range", "ip-address-in-range", "ip-address-not-in-range"};
+static const char *const RESERVED_IN_OR[] = {"exactly",
+                                             "equals-ignore-case",
+                                             "prefix",
+                                             "suffix",
+                                             "anything-but",
+                                             "exists",
+                                             "wildcard",
+                                             "numeric",
+                                             "cidr",
+                                             "html",
+                                             "=",
+                                             "<",
+                                             "<=",
+                                             ">",
+                                             ">=",
+                                             "regex",
+                                             "not-wildcard",
+                                             "not-equals-ignore-case",
+                                             "date-after",
+                                             "date-on-or-after",
+                                             "date-before",
+                                             "date-on-or-before",
+                                             "in-date-range",
+                                             "ip-address-in-range",
+                                             "ip-address-not-in-range"};
 
 static bool key_is(const sl_pj_member *m, const char *s) {
     return m->key_len == strlen(s) && !memcmp(m->key, s, m->key_len);
@@ -316,7 +336,8 @@ static bool parse_numeric(cctx *c, const sl_pj *arr, opvec *ops) {
         op->hi = op->lo;
         return true;
     }
-    bool ge = str_is(it0, ">="), gt = str_is(it0, ">"), le = str_is(it0, "<="), lt = str_is(it0, "<");
+    bool ge = str_is(it0, ">="), gt = str_is(it0, ">"), le = str_is(it0, "<="),
+         lt = str_is(it0, "<");
     if (!(ge || gt || le || lt))
         return fail_at(c, it0->end, "Unrecognized numeric range operator: %s", it0->str);
     if (!it1 || it1->type != SL_PJ_NUMBER)
@@ -350,13 +371,19 @@ static bool parse_numeric(cctx *c, const sl_pj *arr, opvec *ops) {
     return true;
 }
 
-typedef enum { AB_PLAIN, AB_IC, AB_PREFIX, AB_SUFFIX, AB_WILDCARD } ab_kind;
+typedef enum {
+    AB_PLAIN,
+    AB_IC,
+    AB_PREFIX,
+    AB_SUFFIX,
+    AB_WILDCARD
+} ab_kind;
 
 static bool ab_set_item(cctx *c, ab_kind k, const sl_pj *v, sl_op *op) {
     if (v->type != SL_PJ_STRING) {
         return fail_at(c, v->end, "%s",
-                       k == AB_IC ? "Inside anything-but/equals-ignore-case list, "
-                                    "number|start|null|boolean is not supported."
+                       k == AB_IC         ? "Inside anything-but/equals-ignore-case list, "
+                                            "number|start|null|boolean is not supported."
                        : k == AB_WILDCARD ? "wildcard match pattern must be a string"
                                           : "prefix/suffix match pattern must be a string");
     }
@@ -382,13 +409,13 @@ static bool parse_anything_but(cctx *c, const sl_pj *value, opvec *ops) {
         else return fail_at(c, m->key_end, "Unsupported anything-but pattern: %s", m->key);
         inner = m->value;
     }
-    if (inner->type != SL_PJ_ARRAY && inner->type != SL_PJ_STRING &&
-        inner->type != SL_PJ_NUMBER) {
-        return fail_at(c, inner->end, "Value of anything-but must be an array or single "
-                                      "string/number value.");
+    if (inner->type != SL_PJ_ARRAY && inner->type != SL_PJ_STRING && inner->type != SL_PJ_NUMBER) {
+        return fail_at(c, inner->end,
+                       "Value of anything-but must be an array or single "
+                       "string/number value.");
     }
-    static const sl_op_kind kinds[] = {SL_OP_AB_STR, SL_OP_AB_IC, SL_OP_AB_PREFIX,
-                                       SL_OP_AB_SUFFIX, SL_OP_AB_WILDCARD};
+    static const sl_op_kind kinds[] = {SL_OP_AB_STR, SL_OP_AB_IC, SL_OP_AB_PREFIX, SL_OP_AB_SUFFIX,
+                                       SL_OP_AB_WILDCARD};
     sl_op *op = op_new(ops, kinds[k]);
     if (k == AB_PLAIN) {
         bool has_num = false, has_str = false;
@@ -405,13 +432,15 @@ static bool parse_anything_but(cctx *c, const sl_pj *value, opvec *ops) {
                 if (!numeric_value(c, v, &op->nums[op->nnums])) return false;
                 op->nnums++;
             } else {
-                return fail_at(c, v->end, "Inside anything but list, start|null|boolean is not "
-                                          "supported.");
+                return fail_at(c, v->end,
+                               "Inside anything but list, start|null|boolean is not "
+                               "supported.");
             }
         }
         if (has_num == has_str) {
-            return fail_at(c, inner->end, "Inside anything but list, either all values are number "
-                                          "or string, mixed type is not supported");
+            return fail_at(c, inner->end,
+                           "Inside anything but list, either all values are number "
+                           "or string, mixed type is not supported");
         }
         if (has_num) op->kind = SL_OP_AB_NUM;
     } else if (inner->type == SL_PJ_ARRAY) {
@@ -425,7 +454,8 @@ static bool parse_anything_but(cctx *c, const sl_pj *value, opvec *ops) {
         op->globs = sl_xcalloc(op->nset ? op->nset : 1, sizeof *op->globs);
         for (size_t i = 0; i < op->nset; i++) {
             char buf[96];
-            const char *e = sl_glob_parse(op->set[i].s, op->set[i].len, &op->globs[i], buf, sizeof buf);
+            const char *e =
+                sl_glob_parse(op->set[i].s, op->set[i].len, &op->globs[i], buf, sizeof buf);
             if (e) return fail_at(c, inner->end, "%s", e);
             op->nglobs++;
         }
@@ -622,9 +652,9 @@ static bool parse_object(cctx *c, const sl_pj *obj, blist *bl, bool in_or) {
         if (in_or) {
             for (size_t r = 0; r < sizeof RESERVED_IN_OR / sizeof *RESERVED_IN_OR; r++) {
                 if (key_is(m, RESERVED_IN_OR[r]))
-                    return fail_at(c, m->key_end,
-                                   "%s is Ruler reserved fieldName which cannot be used inside $or.",
-                                   m->key);
+                    return fail_at(
+                        c, m->key_end,
+                        "%s is Ruler reserved fieldName which cannot be used inside $or.", m->key);
             }
         }
         c->path[c->depth].s = m->key;

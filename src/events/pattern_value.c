@@ -139,7 +139,8 @@ void sl_fold(const char *s, size_t n, char *out) {
         if (c < 0x80) {
             out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
             i++;
-        } else if (c >= 0xC2 && c <= 0xDF && i + 1 < n && ((unsigned char)s[i + 1] & 0xC0) == 0x80) {
+        } else if (c >= 0xC2 && c <= 0xDF && i + 1 < n &&
+                   ((unsigned char)s[i + 1] & 0xC0) == 0x80) {
             unsigned cp = fold_cp(((c & 0x1Fu) << 6) | ((unsigned char)s[i + 1] & 0x3Fu));
             out[i] = (char)(0xC0 | (cp >> 6));
             out[i + 1] = (char)(0x80 | (cp & 0x3F));
@@ -296,6 +297,18 @@ void sl_glob_free(sl_glob *g) {
     g->nsegs = 0;
 }
 
+/* memmem for the short needles wildcards have: cheaper than glibc's general search there. */
+static const char *find(const char *h, size_t hn, const char *nd, size_t nn) {
+    if (nn > hn) return NULL;
+    const char *end = h + (hn - nn) + 1;
+    for (const char *p = h; p < end; p++) {
+        p = memchr(p, nd[0], (size_t)(end - p));
+        if (!p) return NULL;
+        if (!memcmp(p + 1, nd + 1, nn - 1)) return p;
+    }
+    return NULL;
+}
+
 bool sl_glob_match(const sl_glob *g, const char *s, size_t n) {
     const sl_bytes *first = &g->segs[0];
     if (g->nsegs == 1) return n == first->len && !memcmp(s, first->s, n);
@@ -308,7 +321,7 @@ bool sl_glob_match(const sl_glob *g, const char *s, size_t n) {
         const sl_bytes *seg = &g->segs[k];
         if (seg->len == 0) continue;
         if (end - pos < seg->len) return false;
-        const char *hit = memmem(s + pos, end - pos, seg->s, seg->len);
+        const char *hit = find(s + pos, end - pos, seg->s, seg->len);
         if (!hit) return false;
         pos = (size_t)(hit - s) + seg->len;
     }
@@ -319,15 +332,25 @@ bool sl_glob_match(const sl_glob *g, const char *s, size_t n) {
 
 int sl_op_rank(sl_op_kind k) {
     switch (k) {
-    case SL_OP_EXACT_STR: case SL_OP_EXACT_NUM: case SL_OP_TRUE: case SL_OP_FALSE:
+    case SL_OP_EXACT_STR:
+    case SL_OP_EXACT_NUM:
+    case SL_OP_TRUE:
+    case SL_OP_FALSE:
     case SL_OP_NULL: return 0;
     case SL_OP_EQ_IC: return 1;
-    case SL_OP_PREFIX: case SL_OP_PREFIX_IC: case SL_OP_SUFFIX: case SL_OP_SUFFIX_IC: return 2;
+    case SL_OP_PREFIX:
+    case SL_OP_PREFIX_IC:
+    case SL_OP_SUFFIX:
+    case SL_OP_SUFFIX_IC: return 2;
     case SL_OP_CIDR: return 3;
     case SL_OP_NUMERIC: return 4;
     case SL_OP_WILDCARD: return 5;
-    case SL_OP_AB_STR: case SL_OP_AB_NUM: case SL_OP_AB_PREFIX: case SL_OP_AB_SUFFIX:
-    case SL_OP_AB_IC: case SL_OP_AB_WILDCARD: return 6;
+    case SL_OP_AB_STR:
+    case SL_OP_AB_NUM:
+    case SL_OP_AB_PREFIX:
+    case SL_OP_AB_SUFFIX:
+    case SL_OP_AB_IC:
+    case SL_OP_AB_WILDCARD: return 6;
     default: return 7;
     }
 }
@@ -381,7 +404,7 @@ bool sl_op_matches(const sl_op *op, const sl_pv *v) {
         if (v->type != SL_PV_NUMBER) return false;
         if (op->comparable && v->comparable) return op->micro == v->micro;
         if (op->is_int && v->is_int) return op->i == v->i;
-        return !op->is_int && !v->is_int && op->d == v->d;
+        return op->d == v->d; /* beyond +-5e9: by value, as doubles */
     case SL_OP_TRUE: return v->type == SL_PV_TRUE;
     case SL_OP_FALSE: return v->type == SL_PV_FALSE;
     case SL_OP_NULL: return v->type == SL_PV_NULL;
@@ -478,8 +501,8 @@ void sl_op_make_key(sl_op *op) {
         if (op->comparable) {
             sl_keybuf_put(&k, "c", 1);
             sl_keybuf_put(&k, &op->micro, sizeof op->micro);
-        } else if (op->is_int) {
-            sl_keybuf_put(&k, "i", 1);
+        } else if (op->is_int && (op->i > (1LL << 53) || op->i < -(1LL << 53))) {
+            sl_keybuf_put(&k, "i", 1); /* only integers compare exactly beyond 2^53 */
             sl_keybuf_put(&k, &op->i, sizeof op->i);
         } else {
             double d = op->d == 0 ? 0.0 : op->d; /* -0 and 0 are equal */
@@ -499,7 +522,10 @@ void sl_op_make_key(sl_op *op) {
         sl_keybuf_put(&k, op->cidr_lo, (size_t)op->cidr_len);
         sl_keybuf_put(&k, op->cidr_hi, (size_t)op->cidr_len);
         break;
-    case SL_OP_AB_STR: case SL_OP_AB_PREFIX: case SL_OP_AB_SUFFIX: case SL_OP_AB_IC:
+    case SL_OP_AB_STR:
+    case SL_OP_AB_PREFIX:
+    case SL_OP_AB_SUFFIX:
+    case SL_OP_AB_IC:
     case SL_OP_AB_WILDCARD:
         for (size_t i = 0; i < op->nset; i++) sl_keybuf_piece(&k, op->set[i].s, op->set[i].len);
         break;
