@@ -175,7 +175,10 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     json_object_foreach(json_object_get(hp, "QueryStringParameters"), k, v)
         if (json_is_string(v)) add_query(&url, &first, k, json_string_value(v));
 
-    CURL *curl = curl_easy_init();
+    /* One handle for the dispatcher thread: curl keeps its connections alive between calls. */
+    if (!ev->curl) ev->curl = curl_easy_init();
+    CURL *curl = ev->curl;
+    curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url.data);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
     bool has_body = !method || (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE"));
@@ -194,7 +197,6 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     CURLcode cc = curl_easy_perform(curl);
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
     curl_slist_free_all(headers);
     int rc = 0;
     if (cc != CURLE_OK) {

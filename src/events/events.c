@@ -33,6 +33,7 @@ void sl_events_free(sl_events *ev) {
     if (!ev) return;
     sl_store_on_commit(ev->store, NULL, NULL);
     ev_dispatch_stop(ev);
+    if (ev->curl) curl_easy_cleanup(ev->curl);
     ev_catalog_free(ev);
     pthread_rwlock_destroy(&ev->lock);
     pthread_mutex_destroy(&ev->rate_mu);
