@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -461,8 +462,44 @@ static void request_signature(const sl_auth_result *a, const sl_buf *canonical, 
     sl_buf_free(&sts);
 }
 
+/* Derived keys change once a day per (secret, region, service): a small cache saves four
+ * HMACs on every request. Keyed by a SHA-256 of the inputs so no secret is kept in clear. */
+#define KEY_CACHE_SLOTS 8
+static struct {
+    unsigned char id[32];
+    unsigned char key[32];
+    bool used;
+} key_cache[KEY_CACHE_SLOTS];
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void derive_signing_key(const char *secret, const char *date, const char *region, const char *service,
+                               unsigned char out[32]);
+
 void sl_sigv4_signing_key(const char *secret, const char *date, const char *region,
                           const char *service, unsigned char out[32]) {
+    unsigned char id[32];
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    const char *parts[4] = {secret, date, region, service};
+    for (int i = 0; i < 4; i++) EVP_DigestUpdate(md, parts[i], strlen(parts[i]) + 1);
+    EVP_DigestFinal_ex(md, id, NULL);
+    EVP_MD_CTX_free(md);
+    unsigned slot = id[0] % KEY_CACHE_SLOTS;
+    pthread_mutex_lock(&key_cache_lock);
+    bool hit = key_cache[slot].used && !memcmp(key_cache[slot].id, id, 32);
+    if (hit) memcpy(out, key_cache[slot].key, 32);
+    pthread_mutex_unlock(&key_cache_lock);
+    if (hit) return;
+    derive_signing_key(secret, date, region, service, out);
+    pthread_mutex_lock(&key_cache_lock);
+    memcpy(key_cache[slot].id, id, 32);
+    memcpy(key_cache[slot].key, out, 32);
+    key_cache[slot].used = true;
+    pthread_mutex_unlock(&key_cache_lock);
+}
+
+static void derive_signing_key(const char *secret, const char *date, const char *region, const char *service,
+                               unsigned char out[32]) {
     sl_buf k;
     sl_buf_init(&k);
     sl_buf_printf(&k, "AWS4%s", secret);

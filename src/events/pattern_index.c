@@ -171,6 +171,7 @@ typedef struct {
     size_t klen;
     pm_pred **slot;
     pm_predlist *scan;
+    pm_predlist *also; /* a second list it is kept in */
 } placement;
 
 static placement place(pm_index *ix, pm_pred *p) {
@@ -211,8 +212,16 @@ static placement place(pm_index *ix, pm_pred *p) {
             w.map = &ix->wc_tail, w.lens = &ix->wc_tail_lens;
             w.key = tail->s, w.klen = tail->len;
         } else {
-            w.listed = false;
-            w.scan = &ix->scan_str;
+            const sl_bytes *mid = NULL;
+            for (size_t k = 1; k + 1 < g->nsegs; k++)
+                if (!mid || g->segs[k].len > mid->len) mid = &g->segs[k];
+            if (mid && mid->len) {
+                w.map = &ix->wc_mid, w.lens = &ix->wc_mid_lens, w.also = &ix->wc_mid_all;
+                w.key = mid->s, w.klen = mid->len;
+            } else {
+                w.listed = false; /* "*" */
+                w.scan = &ix->scan_str;
+            }
         }
         break;
     }
@@ -244,6 +253,7 @@ void pm_index_add(pm_index *ix, const sl_op *op, struct pm_edge *e) {
                 *v = p;
             }
             if (w.lens) lens_add(w.lens, (uint32_t)w.klen);
+            if (w.also) plist_add(w.also, p);
         } else if (w.slot) {
             *w.slot = p;
         } else {
@@ -282,6 +292,7 @@ void pm_index_remove(pm_index *ix, const sl_op *op, struct pm_edge *e) {
             pm_map_del(w.map, w.key, w.klen);
         }
         if (w.lens) lens_remove(w.lens, (uint32_t)w.klen);
+        if (w.also) plist_remove(w.also, p);
     } else if (w.slot) {
         *w.slot = NULL;
     } else {
@@ -316,11 +327,15 @@ void pm_index_free(pm_index *ix) {
     }
     free_lists(&ix->wc_head);
     free_lists(&ix->wc_tail);
-    pm_map *maps[] = {&ix->all,    &ix->exact,     &ix->num,       &ix->eq_ic,   &ix->prefix,
-                      &ix->suffix, &ix->prefix_ic, &ix->suffix_ic, &ix->wc_head, &ix->wc_tail};
+    free_lists(&ix->wc_mid);
+    free(ix->wc_mid_all.v);
+    pm_map *maps[] = {&ix->all,     &ix->exact,   &ix->num,       &ix->eq_ic,
+                      &ix->prefix,  &ix->suffix,  &ix->prefix_ic, &ix->suffix_ic,
+                      &ix->wc_head, &ix->wc_tail, &ix->wc_mid};
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) pm_map_free(maps[i]);
     pm_lens *lens[] = {&ix->prefix_lens,    &ix->suffix_lens,  &ix->prefix_ic_lens,
-                       &ix->suffix_ic_lens, &ix->wc_head_lens, &ix->wc_tail_lens};
+                       &ix->suffix_ic_lens, &ix->wc_head_lens, &ix->wc_tail_lens,
+                       &ix->wc_mid_lens};
     for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) lens_free(lens[i]);
     free(ix->scan_str.v);
     free(ix->scan_num.v);
@@ -345,6 +360,38 @@ static void wildcards(const pm_map *m, const pm_lens *l, const sl_pv *v, bool ta
         if (!list) continue;
         for (size_t j = 0; j < list->n; j++)
             if (sl_glob_match(&list->v[j]->op.globs[0], v->s, v->len)) fn(ctx, list->v[j]);
+    }
+}
+
+static void glob_scan(const pm_predlist *l, const sl_pv *v, pm_emit_fn fn, void *ctx) {
+    for (size_t j = 0; j < l->n; j++)
+        if (sl_glob_match(&l->v[j]->op.globs[0], v->s, v->len)) fn(ctx, l->v[j]);
+}
+
+/* Wildcards with stars at both ends: found through an inner piece the value must contain. */
+static void inner_wildcards(const pm_index *ix, const sl_pv *v, pm_emit_fn fn, void *ctx) {
+    const pm_lens *l = &ix->wc_mid_lens;
+    size_t probes = 0;
+    for (size_t i = 0; i < l->n && l->len[i] <= v->len; i++) probes += v->len - l->len[i] + 1;
+    if (ix->wc_mid_all.n * 8 <= probes) {
+        glob_scan(&ix->wc_mid_all, v, fn, ctx);
+        return;
+    }
+    for (size_t i = 0; i < l->n && l->len[i] <= v->len; i++) {
+        size_t k = l->len[i];
+        for (size_t off = 0; off + k <= v->len; off++) {
+            const pm_predlist *list = pm_map_get(&ix->wc_mid, v->s + off, k);
+            if (!list) continue;
+            for (size_t j = 0; j < list->n; j++) {
+                /* a piece found twice would report its wildcards twice: only the first counts */
+                const sl_glob *g = &list->v[j]->op.globs[0];
+                const sl_bytes *mid = NULL;
+                for (size_t s = 1; s + 1 < g->nsegs; s++)
+                    if (!mid || g->segs[s].len > mid->len) mid = &g->segs[s];
+                if (memmem(v->s, off + k - 1, mid->s, mid->len)) continue;
+                if (sl_glob_match(g, v->s, v->len)) fn(ctx, list->v[j]);
+            }
+        }
     }
 }
 
@@ -375,6 +422,7 @@ void pm_index_lookup(const pm_index *ix, const sl_pv *v, char *fold, pm_emit_fn 
         }
         if (ix->wc_head.n) wildcards(&ix->wc_head, &ix->wc_head_lens, v, false, fn, ctx);
         if (ix->wc_tail.n) wildcards(&ix->wc_tail, &ix->wc_tail_lens, v, true, fn, ctx);
+        if (ix->wc_mid.n) inner_wildcards(ix, v, fn, ctx);
         scan(&ix->scan_str, v, fn, ctx);
         break;
     case SL_PV_NUMBER:

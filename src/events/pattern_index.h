@@ -2,8 +2,10 @@
  * value index that answers "which of these operators accept this value" for all the operators
  * leaving one machine state on one field path, without trying them one by one where the operator
  * allows it: exact strings and numbers by hash, equals-ignore-case by hash of the folded value,
- * prefixes and suffixes by hashing the value's heads and tails of each length in use. The rest
- * (numeric ranges, cidr, wildcards, anything-but, exists) is a list tried with sl_op_matches.
+ * prefixes and suffixes by hashing the value's heads and tails of each length in use, wildcards by
+ * their literal head, tail or (starred at both ends) longest inner piece. The rest (numeric ranges,
+ * cidr, anything-but, exists, "*") is a list tried with sl_op_matches, split by the value types
+ * each operator can accept.
  * Internal to src/events/pattern*. */
 #ifndef SL_PATTERN_INDEX_H
 #define SL_PATTERN_INDEX_H
@@ -59,6 +61,12 @@ typedef struct {
     /* wildcards by their literal head (or, starting with '*', tail): pm_predlist values */
     pm_map wc_head, wc_tail;
     pm_lens wc_head_lens, wc_tail_lens;
+    /* wildcards with a star at both ends (such as the "anything under lib" of the user guide), by
+     * their longest inner piece, looked up by every substring of the value of each length in use
+     * when that is cheaper than trying them all (wc_mid_all) */
+    pm_map wc_mid;
+    pm_lens wc_mid_lens;
+    pm_predlist wc_mid_all;
     pm_pred *lit[3]; /* true, false, null */
     /* tried one by one: operators that accept only strings, only numbers, or anything */
     pm_predlist scan_str, scan_num, scan_any;

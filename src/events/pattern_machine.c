@@ -14,7 +14,8 @@
  * taken before it (see pattern_match.c for the meaning this must agree with).
  *
  * Matching an event. (1) Walk the event along the trie of field paths the rules use (other
- * subtrees are never visited) and list the leaf values at each used path, each with the arrays
+ * subtrees are never visited; event text is read by pattern_event.c straight into the same lists,
+ * without a tree) and list the leaf values at each used path, each with the arrays
  * it sits in ("membership"; only arrays that hold objects count, since only they can hold two
  * different paths). (2) Search from the root state: for each group, look up each value at its
  * path, follow the edges it satisfies, carrying the union of the memberships taken so far and

@@ -33,6 +33,9 @@ int sl_blobs_init(sl_blobs *b, const char *data_dir, char *err, size_t errlen) {
     if (mkdir_p(p)) goto fail;
     snprintf(p, sizeof p, "%s/blobs", data_dir);
     if (mkdir_p(p)) goto fail;
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/blobs/ff", data_dir);
+    if (stat(p, &sb) == 0) return 0; /* made by an earlier start (created in order) */
     for (int i = 0; i < 256; i++) {
         snprintf(p, sizeof p, "%s/blobs/%02x", data_dir, i);
         if (mkdir_p(p)) goto fail;
@@ -106,6 +109,9 @@ int sl_blob_link(sl_blobs *b, const char *id, char new_id[SL_BLOB_ID_LEN + 1]) {
         sl_id_hex(new_id, SL_BLOB_ID_LEN / 2);
         path_blob(b, new_id, to, sizeof to);
         if (link(from, to) == 0) {
+            /* A link keeps the source's old mtime: renew it so the start-up sweep, which only
+             * looks at files older than the run, never takes a copy not yet committed. */
+            utimensat(AT_FDCWD, to, NULL, 0);
             path_shard(b, new_id, dir, sizeof dir);
             return fsync_dir(dir);
         }
@@ -152,29 +158,31 @@ int sl_blob_copy_range(int dst_fd, int src_fd, uint64_t offset, uint64_t len) {
     return 0;
 }
 
-static size_t sweep_dir(const char *dir, bool (*keep)(void *, const char *), void *ctx) {
+static size_t sweep_dir(const char *dir, bool (*keep)(void *, const char *), void *ctx, int64_t before) {
     size_t removed = 0;
     DIR *d = opendir(dir);
     if (!d) return 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        if (keep && keep(ctx, e->d_name)) continue;
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(p, &sb) != 0 || sb.st_mtime >= before) continue;
+        if (keep && keep(ctx, e->d_name)) continue;
         if (unlink(p) == 0) removed++;
     }
     closedir(d);
     return removed;
 }
 
-size_t sl_blobs_sweep(sl_blobs *b, bool (*is_referenced)(void *ctx, const char *id), void *ctx) {
+size_t sl_blobs_sweep(sl_blobs *b, bool (*is_referenced)(void *ctx, const char *id), void *ctx, int64_t before) {
     char p[4096];
     snprintf(p, sizeof p, "%s/tmp", b->root);
-    size_t n = sweep_dir(p, NULL, NULL);
+    size_t n = sweep_dir(p, NULL, NULL, before);
     for (int i = 0; i < 256; i++) {
         snprintf(p, sizeof p, "%s/blobs/%02x", b->root, i);
-        n += sweep_dir(p, is_referenced, ctx);
+        n += sweep_dir(p, is_referenced, ctx, before);
     }
     return n;
 }

@@ -37,15 +37,15 @@ bool s3_bucket_name_valid(const char *name) {
 
 static int bucket_region(sl_objects *o, const char *bucket, char *region, size_t n) {
     sqlite3 *db = sl_store_reader(o->store);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT region FROM buckets WHERE name=?1", -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_stmt *st = sl_store_cached(db, "SELECT region FROM buckets WHERE name=?1");
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     int found = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         found = 1;
         if (region) snprintf(region, n, "%s", (const char *)sqlite3_column_text(st, 0));
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return found;
 }
 

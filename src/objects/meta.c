@@ -34,18 +34,18 @@ static char *col_str(sqlite3_stmt *st, int i) {
 int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t key_len, s3_object *out,
                    bool with_data) {
     sqlite3 *db = sl_store_reader(o->store);
-    sqlite3_stmt *st = NULL;
     const char *sql =
         with_data ? "SELECT size, etag, last_modified_ms, content_type, headers, checksum_algo, checksum,"
                     " checksum_type, tags, blob, parts, part_sizes, data FROM objects WHERE bucket=?1 AND key=?2"
                   : "SELECT size, etag, last_modified_ms, content_type, headers, checksum_algo, checksum,"
                     " checksum_type, tags, blob, parts, part_sizes FROM objects WHERE bucket=?1 AND key=?2";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_stmt *st = sl_store_cached(db, sql);
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         return rc == SQLITE_DONE ? 0 : -1;
     }
     memset(out, 0, sizeof *out);
@@ -74,14 +74,14 @@ int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t ke
         if (n) memcpy(out->data, sqlite3_column_blob(st, 12), (size_t)n);
         out->data_len = (size_t)n;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return 1;
 }
 
 static int old_blob_of(sqlite3 *db, const char *bucket, const char *key, size_t key_len, char **old_blob) {
     *old_blob = NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT blob FROM objects WHERE bucket=?1 AND key=?2", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = sl_store_cached(db, "SELECT blob FROM objects WHERE bucket=?1 AND key=?2");
+    if (!st)
         return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
@@ -93,18 +93,16 @@ static int old_blob_of(sqlite3 *db, const char *bucket, const char *key, size_t 
     } else if (rc != SQLITE_DONE) {
         found = -1;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return found;
 }
 
 int s3_object_store(sqlite3 *db, const s3_object *ob, char **old_blob) {
     if (old_blob_of(db, ob->bucket, ob->key, ob->key_len, old_blob) < 0) return -1;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified_ms,"
+    sqlite3_stmt *st = sl_store_cached(db, "INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified_ms,"
                            " content_type, headers, checksum_algo, checksum, checksum_type, tags, blob,"
-                           " data, parts, part_sizes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
-                           -1, &st, NULL) != SQLITE_OK)
+                           " data, parts, part_sizes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+    if (!st)
         return -1;
     char *headers = json_dumps(ob->headers ? ob->headers : json_object(), JSON_COMPACT);
     char *tags = ob->tags && json_array_size(ob->tags) ? json_dumps(ob->tags, JSON_COMPACT) : NULL;
@@ -126,7 +124,7 @@ int s3_object_store(sqlite3 *db, const s3_object *ob, char **old_blob) {
     char *part_sizes = ob->part_sizes ? json_dumps(ob->part_sizes, JSON_COMPACT) : NULL;
     sqlite3_bind_text(st, 15, part_sizes, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     free(part_sizes);
     free(headers);
     free(tags);
@@ -142,13 +140,13 @@ int s3_object_store(sqlite3 *db, const s3_object *ob, char **old_blob) {
 int s3_object_delete_row(sqlite3 *db, const char *bucket, const char *key, size_t key_len, char **old_blob) {
     int found = old_blob_of(db, bucket, key, key_len, old_blob);
     if (found <= 0) return found;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM objects WHERE bucket=?1 AND key=?2", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = sl_store_cached(db, "DELETE FROM objects WHERE bucket=?1 AND key=?2");
+    if (!st)
         return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 1 : -1;
 }
 
@@ -295,14 +293,14 @@ int s3_event_record(sqlite3 *db, const json_t *payload) { return payload ? sl_ou
 int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, size_t key_len, const char *if_match,
                               const char *if_none_match) {
     if (!if_match && !if_none_match) return 0;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT etag FROM objects WHERE bucket=?1 AND key=?2", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = sl_store_cached(db, "SELECT etag FROM objects WHERE bucket=?1 AND key=?2");
+    if (!st)
         return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     char *etag = rc == SQLITE_ROW ? sl_xstrdup((const char *)sqlite3_column_text(st, 0)) : NULL;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
     int result = 0;
     if (if_none_match && etag && (!strcmp(if_none_match, "*") || s3_etag_list_matches(if_none_match, etag)))

@@ -17,11 +17,11 @@
 #define RC_NO_KEY S3_RC_NO_KEY
 
 static int bucket_row_exists(sqlite3 *db, const char *bucket) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM buckets WHERE name=?1", -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_stmt *st = sl_store_cached(db, "SELECT 1 FROM buckets WHERE name=?1");
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 

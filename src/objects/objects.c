@@ -3,7 +3,10 @@
  * (a crash between publishing a blob and committing its row). */
 #include "objects/objects.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -19,6 +22,25 @@ static bool blob_referenced(void *ctx, const char *id) {
     return false;
 }
 
+/* The start-up sweep runs beside the serving daemon: it only looks at files older than the
+ * start, which no request of this run can be writing. */
+static void *sweeper_main(void *arg) {
+    sl_objects *o = arg;
+    sqlite3 *db = sl_store_reader(o->store);
+    sqlite3_stmt *st[2] = {NULL, NULL};
+    sqlite3_prepare_v2(db, "SELECT 1 FROM objects WHERE blob=?1", -1, &st[0], NULL);
+    sqlite3_prepare_v2(db, "SELECT 1 FROM parts WHERE blob=?1", -1, &st[1], NULL);
+    if (st[0] && st[1]) {
+        size_t removed = sl_blobs_sweep(&o->blobs, blob_referenced, st, o->started_s);
+        if (removed) sl_info("\"removed leftovers of interrupted writes\" files=%zu", removed);
+    } else {
+        sl_error("\"cannot prepare blob sweep\" detail=\"%s\"", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st[0]);
+    sqlite3_finalize(st[1]);
+    return NULL;
+}
+
 sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen) {
     sl_objects *o = sl_xcalloc(1, sizeof *o);
     sl_store *store = ctx->store;
@@ -29,27 +51,19 @@ sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen) {
         free(o);
         return NULL;
     }
-    sqlite3 *db = sl_store_reader(store);
-    sqlite3_stmt *st[2] = {NULL, NULL};
-    sqlite3_prepare_v2(db, "SELECT 1 FROM objects WHERE blob=?1", -1, &st[0], NULL);
-    sqlite3_prepare_v2(db, "SELECT 1 FROM parts WHERE blob=?1", -1, &st[1], NULL);
-    if (!st[0] || !st[1]) {
-        snprintf(err, errlen, "cannot prepare blob sweep: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st[0]);
-        sqlite3_finalize(st[1]);
+    o->started_s = (int64_t)time(NULL);
+    if (pthread_create(&o->sweeper, NULL, sweeper_main, o) != 0) {
+        snprintf(err, errlen, "cannot start the blob sweeper");
         sl_blobs_free(&o->blobs);
         free(o);
         return NULL;
     }
-    size_t removed = sl_blobs_sweep(&o->blobs, blob_referenced, st);
-    sqlite3_finalize(st[0]);
-    sqlite3_finalize(st[1]);
-    if (removed) sl_info("\"removed leftovers of interrupted writes\" files=%zu", removed);
     return o;
 }
 
 void sl_objects_free(sl_objects *o) {
     if (!o) return;
+    pthread_join(o->sweeper, NULL);
     sl_blobs_free(&o->blobs);
     free(o);
 }

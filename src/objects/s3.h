@@ -11,6 +11,7 @@
 #define SL_S3_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,6 +35,8 @@ struct sl_objects {
     sl_store *store;
     struct sl_credentials *credentials;
     sl_blobs blobs;
+    pthread_t sweeper;  /* the start-up sweep of leftovers */
+    int64_t started_s;  /* files older than this predate the run */
 };
 
 typedef struct {

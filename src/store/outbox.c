@@ -4,18 +4,17 @@
 #include <stdlib.h>
 
 #include "core/ids.h"
+#include "store/store.h"
 
 int sl_outbox_add(sqlite3 *db, const char *kind, const json_t *payload) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "INSERT INTO outbox (kind, payload, created_ms) VALUES (?1, ?2, ?3)", -1, &st, NULL) !=
-        SQLITE_OK)
-        return -1;
+    sqlite3_stmt *st = sl_store_cached(db, "INSERT INTO outbox (kind, payload, created_ms) VALUES (?1, ?2, ?3)");
+    if (!st) return -1;
     char *text = json_dumps(payload, JSON_COMPACT);
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, sl_now_ms());
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     free(text);
     return rc == SQLITE_DONE ? 0 : -1;
 }

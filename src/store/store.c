@@ -3,6 +3,8 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,8 @@ void sl_store_on_commit(sl_store *st, void (*fn)(void *ctx), void *ctx) {
     pthread_mutex_unlock(&st->lock);
 }
 
+static void close_conn(sqlite3 *db);
+
 static int open_conn(const char *path, sqlite3 **out, bool writer) {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
     int rc = sqlite3_open_v2(path, out, flags, NULL);
@@ -57,8 +61,10 @@ static int open_conn(const char *path, sqlite3 **out, bool writer) {
     sqlite3_busy_timeout(*out, 10000);
     sqlite3_exec(*out,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                 "PRAGMA cache_size=-2000; PRAGMA temp_store=MEMORY;",
+                 "PRAGMA temp_store=MEMORY;",
                  NULL, NULL, NULL);
+    /* Readers are one per HTTP thread: keep their page caches small (idle RSS). */
+    sqlite3_exec(*out, writer ? "PRAGMA cache_size=-2000" : "PRAGMA cache_size=-512", NULL, NULL, NULL);
     return SQLITE_OK;
 }
 
@@ -152,10 +158,10 @@ void sl_store_close(sl_store *st) {
     pthread_join(st->thread, NULL);
     for (reader *r = st->readers, *n; r; r = n) {
         n = r->next;
-        sqlite3_close(r->db);
+        close_conn(r->db);
         free(r);
     }
-    sqlite3_close(st->writer);
+    close_conn(st->writer);
     pthread_key_delete(st->reader_key);
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->wake);
@@ -229,11 +235,51 @@ int sl_store_write(sl_store *st, sl_store_write_fn fn, void *arg) {
     return w.rc;
 }
 
-sqlite3_stmt *sl_store_prepare(sqlite3 *db, const char *sql) {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+/* The statement cache: per thread, direct-mapped on (connection, SQL address). Closing a store
+ * finalizes every statement of its connections and bumps the generation, so entries cached
+ * by any thread for a closed connection are treated as empty, never used. */
+#define STMT_CACHE_SLOTS 64
+
+static _Atomic unsigned stmt_generation = 1;
+
+typedef struct {
+    sqlite3 *db;
+    const char *sql;
+    sqlite3_stmt *stmt;
+    unsigned gen;
+} stmt_slot;
+
+static __thread stmt_slot stmt_cache[STMT_CACHE_SLOTS];
+
+sqlite3_stmt *sl_store_cached(sqlite3 *db, const char *sql) {
+    uintptr_t h = ((uintptr_t)sql >> 3) ^ ((uintptr_t)db >> 4);
+    stmt_slot *slot = &stmt_cache[(h ^ (h >> 7)) % STMT_CACHE_SLOTS];
+    unsigned gen = atomic_load(&stmt_generation);
+    if (slot->gen == gen && slot->db == db && slot->sql == sql) {
+        sqlite3_reset(slot->stmt);
+        sqlite3_clear_bindings(slot->stmt);
+        return slot->stmt;
+    }
+    if (slot->gen == gen && slot->stmt) sqlite3_finalize(slot->stmt);
+    slot->stmt = NULL;
+    slot->gen = 0;
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
         sl_error("\"prepare failed\" sql=\"%.60s\" detail=\"%s\"", sql, sqlite3_errmsg(db));
         return NULL;
     }
-    return s;
+    slot->db = db;
+    slot->sql = sql;
+    slot->stmt = stmt;
+    slot->gen = gen;
+    return stmt;
+}
+
+/* Finalizes every statement of a connection (cached ones included) and closes it. */
+static void close_conn(sqlite3 *db) {
+    if (!db) return;
+    atomic_fetch_add(&stmt_generation, 1);
+    sqlite3_stmt *s;
+    while ((s = sqlite3_next_stmt(db, NULL))) sqlite3_finalize(s);
+    sqlite3_close(db);
 }

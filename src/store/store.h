@@ -39,7 +39,11 @@ int sl_store_write(sl_store *st, sl_store_write_fn fn, void *arg);
  * e.g. waking a dispatcher that drains what the commit queued). One hook per store. */
 void sl_store_on_commit(sl_store *st, void (*fn)(void *ctx), void *ctx);
 
-/* Small helpers for prepared statements used by every service. */
-sqlite3_stmt *sl_store_prepare(sqlite3 *db, const char *sql);
+/* A prepared statement for sql on db from this thread's statement cache: reset, bindings
+ * cleared, owned by the cache (never finalize it). sql must have static storage: its address
+ * is the cache key. Call sqlite3_reset() when done reading so no read transaction stays open.
+ * NULL (logged) when the SQL does not prepare. Hot paths use this: preparing costs more than
+ * running a point query. */
+sqlite3_stmt *sl_store_cached(sqlite3 *db, const char *sql);
 
 #endif
