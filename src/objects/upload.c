@@ -4,6 +4,7 @@
  * and streams large ones to a temp file that is published only when every check passed.
  * Never leaves a temp file behind: upload_free discards whatever was not handed over. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,16 @@
 
 #include "auth/chunked.h"
 #include "core/log.h"
+#include "objects/hash_pipe.h"
 #include "objects/s3.h"
+
+#define PIPE_MIN_BYTES (4u << 20)
+#define WRITEBACK_STEP (8u << 20)
 
 struct upload_sink {
     sl_chunked *chunked;
     sl_hasher *hasher;
+    hash_pipe *pipe; /* large uploads hash on a thread of their own */
     sl_ck_algo algo;
     bool want_sha256;
     bool to_blob;
@@ -24,6 +30,7 @@ struct upload_sink {
     sl_buf mem;
     uint64_t expected; /* decoded length, or UINT64_MAX when unknown */
     uint64_t received;
+    uint64_t flushed; /* bytes whose writeback was started (sync_file_range) */
     uint64_t inline_max;
     bool failed;
     bool finished;
@@ -114,6 +121,8 @@ upload_sink *upload_begin(s3_call *c, bool force_blob, sl_ck_algo default_algo) 
     }
     if (u->algo == SL_CK_NONE) u->algo = default_algo;
     u->hasher = sl_hasher_new(u->algo, u->want_sha256);
+    /* Past a few MiB, hashing on its own thread overlaps it with receiving and writing. */
+    if (u->expected != UINT64_MAX && u->expected >= PIPE_MIN_BYTES) u->pipe = hash_pipe_start(u->hasher);
     if (force_blob || u->expected == UINT64_MAX || u->expected > u->inline_max) {
         if (force_blob || u->expected != UINT64_MAX) {
             if (spill_to_blob(c, u) != 0) {
@@ -142,7 +151,8 @@ static int sink_write(void *ctx, const char *data, size_t n) {
         s3_error(c, 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
         return -1;
     }
-    sl_hasher_update(u->hasher, data, n);
+    if (u->pipe) hash_pipe_push(u->pipe, data, n);
+    else sl_hasher_update(u->hasher, data, n);
     if (!u->to_blob && u->mem.len + n > u->inline_max) {
         if (spill_to_blob(c, u) != 0) {
             s3_internal_error(c, "cannot create upload file");
@@ -154,6 +164,12 @@ static int sink_write(void *ctx, const char *data, size_t n) {
             if (errno == ENOSPC) s3_error(c, 507, "InsufficientStorage", "The data directory is full");
             else s3_internal_error(c, "write to upload file failed");
             return -1;
+        }
+        /* Start writeback as the body arrives, so the fsync at the end has little left to do
+         * and the disk works while the network does. */
+        if (u->received - u->flushed >= WRITEBACK_STEP) {
+            sync_file_range(u->fd, (off_t)u->flushed, (off_t)(u->received - u->flushed), SYNC_FILE_RANGE_WRITE);
+            u->flushed = u->received;
         }
     } else {
         sl_buf_append(&u->mem, data, n);
@@ -198,6 +214,8 @@ int upload_finish(s3_call *c) {
                  "You did not provide the number of bytes specified by the Content-Length HTTP header.");
         return -1;
     }
+    hash_pipe_finish(u->pipe);
+    u->pipe = NULL;
     char sha_hex[65];
     sl_hasher_final(u->hasher, r->md5_hex, r->md5_raw, r->checksum, r->checksum_raw, sha_hex);
     r->size = u->received;
@@ -282,6 +300,7 @@ void upload_free(sl_objects *o, upload_sink *u) {
     } else if (u->fd >= 0) {
         close(u->fd);
     }
+    hash_pipe_finish(u->pipe); /* before the hasher it feeds */
     if (u->chunked) sl_chunked_free(u->chunked);
     if (u->hasher) sl_hasher_free(u->hasher);
     sl_buf_free(&u->mem);
