@@ -160,6 +160,14 @@ static void plist_remove(pm_predlist *l, const pm_pred *p) {
     }
 }
 
+/* The longest literal piece strictly between a wildcard's first and last star, if not empty. */
+static const sl_bytes *inner_piece(const sl_glob *g) {
+    const sl_bytes *mid = NULL;
+    for (size_t k = 1; k + 1 < g->nsegs; k++)
+        if (!mid || g->segs[k].len > mid->len) mid = &g->segs[k];
+    return mid && mid->len ? mid : NULL;
+}
+
 /* Where an operator lives. A map with one operator per key (*lens set when looked up by the
  * value's heads or tails), a map of lists (wildcards, *list_map), a literal slot, or a scan list.
  */
@@ -212,10 +220,8 @@ static placement place(pm_index *ix, pm_pred *p) {
             w.map = &ix->wc_tail, w.lens = &ix->wc_tail_lens;
             w.key = tail->s, w.klen = tail->len;
         } else {
-            const sl_bytes *mid = NULL;
-            for (size_t k = 1; k + 1 < g->nsegs; k++)
-                if (!mid || g->segs[k].len > mid->len) mid = &g->segs[k];
-            if (mid && mid->len) {
+            const sl_bytes *mid = inner_piece(g);
+            if (mid) {
                 w.map = &ix->wc_mid, w.lens = &ix->wc_mid_lens, w.also = &ix->wc_mid_all;
                 w.key = mid->s, w.klen = mid->len;
             } else {
@@ -385,10 +391,8 @@ static void inner_wildcards(const pm_index *ix, const sl_pv *v, pm_emit_fn fn, v
             for (size_t j = 0; j < list->n; j++) {
                 /* a piece found twice would report its wildcards twice: only the first counts */
                 const sl_glob *g = &list->v[j]->op.globs[0];
-                const sl_bytes *mid = NULL;
-                for (size_t s = 1; s + 1 < g->nsegs; s++)
-                    if (!mid || g->segs[s].len > mid->len) mid = &g->segs[s];
-                if (memmem(v->s, off + k - 1, mid->s, mid->len)) continue;
+                const sl_bytes *mid = inner_piece(g);
+                if (!mid || memmem(v->s, off + k - 1, mid->s, mid->len)) continue;
                 if (sl_glob_match(g, v->s, v->len)) fn(ctx, list->v[j]);
             }
         }
