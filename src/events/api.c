@@ -228,12 +228,12 @@ static void op_put_rule(void *svc, sl_json_call *call, json_t *in) {
         sl_pattern_free(p);
     }
     if (schedule) {
-        int64_t period;
         if (strcmp(bus, "default") != 0)
             return sl_json_fail(call, 400, "ValidationException",
                                 "ScheduleExpression is supported only on the default event bus.");
-        if (ev_schedule_parse(schedule, &period, err, sizeof err) != 0)
-            return sl_json_fail(call, 400, "ValidationException", "%s", err);
+        sl_schedule *sched = sl_schedule_parse(schedule, err, sizeof err);
+        if (!sched) return sl_json_fail(call, 400, "ValidationException", "%s", err);
+        sl_schedule_free(sched);
     }
     rule_args a = {bus, name, pattern, schedule, state ? state : "ENABLED", sl_json_str(in, "Description"),
                    sl_json_str(in, "RoleArn"), sl_now_ms()};

@@ -45,6 +45,7 @@ static void free_rates_of(sl_events *ev, const char *bus) {
         rate_rule *r = *pp;
         if (!strcmp(r->bus, bus)) {
             *pp = r->next;
+            sl_schedule_free(r->schedule);
             free(r->bus);
             free(r->name);
             free(r);
@@ -76,13 +77,13 @@ static void load_bus(sl_events *ev, sqlite3 *db, const char *bus) {
             char err[256];
             if (pattern && sl_matcher_add(m, name, pattern, strlen(pattern), err, sizeof err) != 0)
                 sl_warn("\"stored rule pattern does not compile\" bus=%s rule=%s detail=\"%s\"", bus, name, err);
-            int64_t period;
-            if (schedule && ev_schedule_parse(schedule, &period, err, sizeof err) == 0) {
+            sl_schedule *sched = schedule ? sl_schedule_parse(schedule, err, sizeof err) : NULL;
+            if (sched) {
                 rate_rule *r = sl_xcalloc(1, sizeof *r);
                 r->bus = sl_xstrdup(bus);
                 r->name = sl_xstrdup(name);
-                r->period_ms = period;
-                r->next_ms = sl_now_ms() + period;
+                r->schedule = sched;
+                r->next_ms = sl_schedule_next(sched, sl_now_ms());
                 r->next = ev->rates;
                 ev->rates = r;
             }
@@ -125,6 +126,7 @@ void ev_catalog_free(sl_events *ev) {
     while (ev->rates) {
         rate_rule *r = ev->rates;
         ev->rates = r->next;
+        sl_schedule_free(r->schedule);
         free(r->bus);
         free(r->name);
         free(r);
@@ -151,26 +153,3 @@ bool ev_bus_exists(sl_events *ev, const char *bus) {
     return found;
 }
 
-int ev_schedule_parse(const char *expr, int64_t *period_ms, char *err, size_t errlen) {
-    long value;
-    char unit[16], tail;
-    if (sscanf(expr, "rate(%ld %15[a-z])%c", &value, unit, &tail) == 2 && strlen(expr) > 6 &&
-        expr[strlen(expr) - 1] == ')') {
-        static const struct {
-            const char *one, *many;
-            int64_t ms;
-        } units[] = {{"minute", "minutes", 60000}, {"hour", "hours", 3600000}, {"day", "days", 86400000}};
-        for (size_t i = 0; i < 3; i++) {
-            if ((value == 1 && !strcmp(unit, units[i].one)) || (value > 1 && !strcmp(unit, units[i].many))) {
-                *period_ms = value * units[i].ms;
-                return 0;
-            }
-        }
-    }
-    if (!strncmp(expr, "cron(", 5)) {
-        snprintf(err, errlen, "Sluice does not run cron() schedules yet; use rate(...)");
-        return -1;
-    }
-    snprintf(err, errlen, "Parameter ScheduleExpression is not valid.");
-    return -1;
-}

@@ -182,14 +182,14 @@ static int64_t fire_schedules(sl_events *ev) {
     fire_job fj = {.ev = ev, .fires = json_array()};
     pthread_rwlock_wrlock(&ev->lock);
     for (rate_rule *r = ev->rates; r; r = r->next) {
-        if (r->next_ms <= now) {
+        if (r->next_ms >= 0 && r->next_ms <= now) {
             char arn[512];
             ev_rule_arn(ev, r->bus, r->name, arn, sizeof arn);
             json_t *e = ev_envelope(ev, "aws.events", "Scheduled Event", now, json_pack("[s]", arn), json_object());
             json_array_append_new(fj.fires, json_pack("[s,s,o]", r->bus, r->name, e));
-            while (r->next_ms <= now) r->next_ms += r->period_ms;
+            r->next_ms = sl_schedule_next(r->schedule, now);
         }
-        if (r->next_ms < next) next = r->next_ms;
+        if (r->next_ms >= 0 && r->next_ms < next) next = r->next_ms;
     }
     pthread_rwlock_unlock(&ev->lock);
     if (json_array_size(fj.fires) && sl_store_write(ev->store, fire_run, &fj) != 0)

@@ -14,6 +14,7 @@
 #include "core/json_proto.h"
 #include "events/events.h"
 #include "events/pattern.h"
+#include "events/schedule.h"
 #include "store/store.h"
 
 typedef struct bus_matcher {
@@ -24,8 +25,8 @@ typedef struct bus_matcher {
 
 typedef struct rate_rule {
     char *bus, *name;
-    int64_t period_ms;
-    int64_t next_ms;
+    sl_schedule *schedule; /* rate() or cron() */
+    int64_t next_ms;       /* -1: never again */
     struct rate_rule *next;
 } rate_rule;
 
@@ -66,8 +67,6 @@ void ev_catalog_reload_bus(sl_events *ev, const char *bus);
 size_t ev_catalog_match(sl_events *ev, const char *bus, const json_t *event,
                         void (*fn)(void *ctx, const char *rule), void *ctx);
 bool ev_bus_exists(sl_events *ev, const char *bus);
-/* Schedules: rate(...) validation and parsing to a period. 0 or -1 with err. */
-int ev_schedule_parse(const char *expr, int64_t *period_ms, char *err, size_t errlen);
 
 /* dispatch.c */
 int ev_dispatch_start(sl_events *ev, char *err, size_t errlen);

@@ -365,10 +365,18 @@ def test_unsupported_target_is_refused():
     assert r["FailedEntryCount"] == 1 and "sqs" in r["FailedEntries"][0]["ErrorMessage"], r
 
 
-def test_rate_schedule_validation():
+def test_schedule_validation():
     ev.put_rule(Name=uniq("sched"), ScheduleExpression="rate(5 minutes)")
+    name = uniq("cron")
+    ev.put_rule(Name=name, ScheduleExpression="cron(0 8 ? * MON-FRI *)")
+    assert ev.describe_rule(Name=name)["ScheduleExpression"] == "cron(0 8 ? * MON-FRI *)"
     expect_error("ValidationException", ev.put_rule, Name=uniq("sched"), ScheduleExpression="rate(5 fortnights)")
     expect_error("ValidationException", ev.put_rule, Name=uniq("sched"), ScheduleExpression="rate(1 minutes)")
+    expect_error("ValidationException", ev.put_rule, Name=uniq("sched"), ScheduleExpression="cron(0 8 * * * *)")
+    bus = uniq("schedbus")
+    ev.create_event_bus(Name=bus)
+    expect_error("ValidationException", ev.put_rule, Name=uniq("sched"), EventBusName=bus,
+                 ScheduleExpression="rate(5 minutes)")
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
