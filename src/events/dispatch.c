@@ -62,6 +62,7 @@ static void queue_rule_targets(route_ctx *rc, const char *rule) {
         sqlite3_bind_int64(ins, 6, sl_now_ms());
         if (sqlite3_step(ins) != SQLITE_DONE) rc->failed = true;
         else rc->queued++;
+        sl_store_commit_signal();
     }
     sqlite3_finalize(st);
     sqlite3_finalize(ins);

@@ -288,7 +288,26 @@ json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, co
     return p;
 }
 
-int s3_event_record(sqlite3 *db, const json_t *payload) { return payload ? sl_outbox_add(db, "s3", payload) : 0; }
+/* Whether a change in bucket raises any event: the bucket has a notification configuration,
+ * or some trail is logging (its selectors are applied when the outbox is drained). Changes
+ * nobody listens to skip the outbox, and so the dispatcher's commit. */
+static bool bucket_publishes(sqlite3 *db, const char *bucket) {
+    sqlite3_stmt *st = sl_store_cached(db, "SELECT 1 FROM buckets WHERE name=?1 AND"
+                                           " json_extract(config, '$.notification') IS NOT NULL"
+                                           " UNION ALL SELECT 1 FROM trails WHERE logging=1 LIMIT 1");
+    if (!st) return true; /* when in doubt, record */
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    bool yes = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return yes;
+}
+
+int s3_event_record(sqlite3 *db, const json_t *payload) {
+    if (!payload) return 0;
+    const char *bucket = json_string_value(json_object_get(payload, "bucket"));
+    if (bucket && !bucket_publishes(db, bucket)) return 0;
+    return sl_outbox_add(db, "s3", payload);
+}
 
 int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, size_t key_len, const char *if_match,
                               const char *if_none_match) {

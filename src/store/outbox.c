@@ -16,5 +16,7 @@ int sl_outbox_add(sqlite3 *db, const char *kind, const json_t *payload) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     free(text);
-    return rc == SQLITE_DONE ? 0 : -1;
+    if (rc != SQLITE_DONE) return -1;
+    sl_store_commit_signal();
+    return 0;
 }

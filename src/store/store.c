@@ -68,7 +68,12 @@ static int open_conn(const char *path, sqlite3 **out, bool writer) {
     return SQLITE_OK;
 }
 
+static __thread bool commit_signalled;
+
+void sl_store_commit_signal(void) { commit_signalled = true; }
+
 static void run_batch(sl_store *st, write_job *batch) {
+    commit_signalled = false;
     sqlite3 *db = st->writer;
     bool ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
     for (write_job *j = batch; j; j = j->next) {
@@ -91,7 +96,7 @@ static void run_batch(sl_store *st, write_job *batch) {
         j->done(j->arg, ok ? j->rc : SL_STORE_EIO);
         free(j);
     }
-    if (ok && st->on_commit) st->on_commit(st->on_commit_ctx);
+    if (ok && commit_signalled && st->on_commit) st->on_commit(st->on_commit_ctx);
 }
 
 static void *writer_main(void *arg) {

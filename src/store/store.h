@@ -35,9 +35,12 @@ void sl_store_write_async(sl_store *st, sl_store_write_fn fn, sl_store_done_fn d
 /* Blocking form: queues the job and waits for its durable result. */
 int sl_store_write(sl_store *st, sl_store_write_fn fn, void *arg);
 
-/* Registers fn to run on the writer thread after every durable commit (cheap and non-blocking:
- * e.g. waking a dispatcher that drains what the commit queued). One hook per store. */
+/* Registers fn to run on the writer thread after a durable commit in which some job called
+ * sl_store_commit_signal (cheap and non-blocking: e.g. waking a dispatcher that drains what the
+ * commit queued). One hook per store. */
 void sl_store_on_commit(sl_store *st, void (*fn)(void *ctx), void *ctx);
+/* Inside a write job: this commit queued work for the commit hook. */
+void sl_store_commit_signal(void);
 
 /* A prepared statement for sql on db from this thread's statement cache: reset, bindings
  * cleared, owned by the cache (never finalize it). sql must have static storage: its address
