@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -158,7 +159,7 @@ int sl_blob_copy_range(int dst_fd, int src_fd, uint64_t offset, uint64_t len) {
     return 0;
 }
 
-static size_t sweep_dir(const char *dir, bool (*keep)(void *, const char *), void *ctx, int64_t before) {
+static size_t sweep_dir(const char *dir, bool (*keep)(void *, const char *), void *ctx, int64_t before_ns) {
     size_t removed = 0;
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -168,7 +169,8 @@ static size_t sweep_dir(const char *dir, bool (*keep)(void *, const char *), voi
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         struct stat sb;
-        if (stat(p, &sb) != 0 || sb.st_mtime >= before) continue;
+        if (stat(p, &sb) != 0) continue;
+        if ((int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec >= before_ns) continue;
         if (keep && keep(ctx, e->d_name)) continue;
         if (unlink(p) == 0) removed++;
     }
@@ -176,13 +178,18 @@ static size_t sweep_dir(const char *dir, bool (*keep)(void *, const char *), voi
     return removed;
 }
 
-size_t sl_blobs_sweep(sl_blobs *b, bool (*is_referenced)(void *ctx, const char *id), void *ctx, int64_t before) {
+size_t sl_blobs_clear_tmp(sl_blobs *b) {
     char p[4096];
     snprintf(p, sizeof p, "%s/tmp", b->root);
-    size_t n = sweep_dir(p, NULL, NULL, before);
+    return sweep_dir(p, NULL, NULL, INT64_MAX);
+}
+
+size_t sl_blobs_sweep(sl_blobs *b, bool (*is_referenced)(void *ctx, const char *id), void *ctx, int64_t before_ns) {
+    char p[4096];
+    size_t n = 0;
     for (int i = 0; i < 256; i++) {
         snprintf(p, sizeof p, "%s/blobs/%02x", b->root, i);
-        n += sweep_dir(p, is_referenced, ctx, before);
+        n += sweep_dir(p, is_referenced, ctx, before_ns);
     }
     return n;
 }

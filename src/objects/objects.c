@@ -22,8 +22,8 @@ static bool blob_referenced(void *ctx, const char *id) {
     return false;
 }
 
-/* The start-up sweep runs beside the serving daemon: it only looks at files older than the
- * start, which no request of this run can be writing. */
+/* Temp files are cleared before serving. The blob sweep then runs beside the serving daemon:
+ * it only looks at blobs older than the start, which no request of this run can be writing. */
 static void *sweeper_main(void *arg) {
     sl_objects *o = arg;
     sqlite3 *db = sl_store_reader(o->store);
@@ -31,7 +31,7 @@ static void *sweeper_main(void *arg) {
     sqlite3_prepare_v2(db, "SELECT 1 FROM objects WHERE blob=?1", -1, &st[0], NULL);
     sqlite3_prepare_v2(db, "SELECT 1 FROM parts WHERE blob=?1", -1, &st[1], NULL);
     if (st[0] && st[1]) {
-        size_t removed = sl_blobs_sweep(&o->blobs, blob_referenced, st, o->started_s);
+        size_t removed = sl_blobs_sweep(&o->blobs, blob_referenced, st, o->started_ns);
         if (removed) sl_info("\"removed leftovers of interrupted writes\" files=%zu", removed);
     } else {
         sl_error("\"cannot prepare blob sweep\" detail=\"%s\"", sqlite3_errmsg(db));
@@ -51,7 +51,11 @@ sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen) {
         free(o);
         return NULL;
     }
-    o->started_s = (int64_t)time(NULL);
+    size_t stale = sl_blobs_clear_tmp(&o->blobs);
+    if (stale) sl_info("\"removed temp files of interrupted uploads\" files=%zu", stale);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    o->started_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     if (pthread_create(&o->sweeper, NULL, sweeper_main, o) != 0) {
         snprintf(err, errlen, "cannot start the blob sweeper");
         sl_blobs_free(&o->blobs);

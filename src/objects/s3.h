@@ -36,7 +36,7 @@ struct sl_objects {
     struct sl_credentials *credentials;
     sl_blobs blobs;
     pthread_t sweeper;  /* the start-up sweep of leftovers */
-    int64_t started_s;  /* files older than this predate the run */
+    int64_t started_ns; /* blobs older than this (ns since the epoch) predate the run */
 };
 
 typedef struct {
