@@ -2,12 +2,12 @@
  * authorization (API key header, Basic) and invocation parameters, the target's
  * HttpParameters, a 5 s timeout and the destination's rate limit. AWS retries 401, 407, 409,
  * 429 and 5xx answers and network failures; other 4xx go straight to the dead letters. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/curl_loader.h"
 #include "core/ids.h"
 #include "events/events_internal.h"
 
@@ -58,11 +58,11 @@ static size_t discard(char *p, size_t s, size_t n, void *u) {
     return s * n;
 }
 
-static struct curl_slist *add_header(struct curl_slist *h, const char *k, const char *v) {
+static struct curl_slist *add_header(const sl_curl_api *cu, struct curl_slist *h, const char *k, const char *v) {
     sl_buf b;
     sl_buf_init(&b);
     sl_buf_printf(&b, "%s: %s", k, v);
-    h = curl_slist_append(h, b.data);
+    h = cu->slist_append(h, b.data);
     sl_buf_free(&b);
     return h;
 }
@@ -108,6 +108,12 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
         json_decref(dest);
         return 1;
     }
+    const sl_curl_api *cu = sl_curl(err, errlen);
+    if (!cu) {
+        json_decref(dest);
+        *retryable = true;
+        return -1;
+    }
     const char *conn_arn = json_string_value(json_object_get(dest, "ConnectionArn"));
     json_t *conn = conn_arn && name_after(conn_arn, ":connection/", cname, sizeof cname)
                        ? load_spec(ev, "event_connections", cname)
@@ -134,8 +140,8 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
         }
     }
     struct curl_slist *headers = NULL;
-    headers = add_header(headers, "Content-Type", "application/json; charset=utf-8");
-    headers = add_header(headers, "User-Agent", "Amazon/EventBridge/ApiDestinations");
+    headers = add_header(cu, headers, "Content-Type", "application/json; charset=utf-8");
+    headers = add_header(cu, headers, "User-Agent", "Amazon/EventBridge/ApiDestinations");
     bool first = true;
     json_t *auth = json_object_get(conn, "AuthParameters");
     const char *type = json_string_value(json_object_get(conn, "AuthorizationType"));
@@ -143,7 +149,7 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
         json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
         const char *name = json_string_value(json_object_get(k, "ApiKeyName"));
         const char *value = json_string_value(json_object_get(k, "ApiKeyValue"));
-        if (name && value) headers = add_header(headers, name, value);
+        if (name && value) headers = add_header(cu, headers, name, value);
     } else if (type && !strcmp(type, "BASIC")) {
         json_t *b = json_object_get(auth, "BasicAuthParameters");
         const char *u = json_string_value(json_object_get(b, "Username"));
@@ -155,7 +161,7 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
         sl_base64_encode((const unsigned char *)up.data, up.len, b64);
         sl_buf_reset(&up);
         sl_buf_printf(&up, "Basic %s", b64);
-        headers = add_header(headers, "Authorization", up.data);
+        headers = add_header(cu, headers, "Authorization", up.data);
         free(b64);
         sl_buf_free(&up);
     }
@@ -163,7 +169,7 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     size_t i;
     json_t *kv;
     json_array_foreach(json_object_get(inv, "HeaderParameters"), i, kv)
-        headers = add_header(headers, json_string_value(json_object_get(kv, "Key")),
+        headers = add_header(cu, headers, json_string_value(json_object_get(kv, "Key")),
                              json_string_value(json_object_get(kv, "Value")));
     json_array_foreach(json_object_get(inv, "QueryStringParameters"), i, kv)
         add_query(&url, &first, json_string_value(json_object_get(kv, "Key")),
@@ -171,36 +177,36 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(hp, "HeaderParameters"), k, v)
-        if (json_is_string(v)) headers = add_header(headers, k, json_string_value(v));
+        if (json_is_string(v)) headers = add_header(cu, headers, k, json_string_value(v));
     json_object_foreach(json_object_get(hp, "QueryStringParameters"), k, v)
         if (json_is_string(v)) add_query(&url, &first, k, json_string_value(v));
 
     /* One handle for the dispatcher thread: curl keeps its connections alive between calls. */
-    if (!ev->curl) ev->curl = curl_easy_init();
+    if (!ev->curl) ev->curl = cu->easy_init();
     CURL *curl = ev->curl;
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url.data);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
+    cu->easy_reset(curl);
+    cu->easy_setopt(curl, CURLOPT_URL, url.data);
+    cu->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
     bool has_body = !method || (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE"));
     if (has_body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        cu->easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        cu->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     } else if (method && !strcmp(method, "HEAD")) {
-        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+        cu->easy_setopt(curl, CURLOPT_NOBODY, 1L);
     }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(curl);
+    cu->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    cu->easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    cu->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    cu->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    cu->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode cc = cu->easy_perform(curl);
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
+    cu->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    cu->slist_free_all(headers);
     int rc = 0;
     if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s: %s", url.data, curl_easy_strerror(cc));
+        snprintf(err, errlen, "%s: %s", url.data, cu->easy_strerror(cc));
         *retryable = true;
         rc = -1;
     } else if (status < 200 || status > 299) {

@@ -3,6 +3,8 @@
  * deliveries. Every step is a store transaction: an outbox row is deleted in the same commit
  * that queues its deliveries, and a delivery row is deleted only after its target took it, so
  * a crash at any point loses nothing (a delivery may repeat: at-least-once, as AWS). */
+#include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +351,7 @@ static int64_t run_deliveries(sl_events *ev) {
 static void *dispatcher_main(void *arg) {
     sl_events *ev = arg;
     int64_t wait_ms = 0;
+    int idle_rounds = 0;
     for (;;) {
         pthread_mutex_lock(&ev->mu);
         if (!ev->kicked && !ev->stopping && wait_ms > 0) {
@@ -358,7 +361,11 @@ static void *dispatcher_main(void *arg) {
             ts.tv_sec += w / 1000;
             ts.tv_nsec += (long)(w % 1000) * 1000000;
             if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-            pthread_cond_timedwait(&ev->cv, &ev->mu, &ts);
+            bool timed_out = pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) == ETIMEDOUT;
+            /* After a quiet spell, hand freed heap back to the kernel: a daemon that idles at
+             * the edge should not keep its busiest moment's memory. */
+            if (timed_out && ++idle_rounds == 2) malloc_trim(0);
+            if (!timed_out) idle_rounds = 0;
         }
         bool stop = ev->stopping;
         ev->kicked = false;

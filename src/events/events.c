@@ -1,10 +1,10 @@
 /* events: the service's lifetime: load rules, start the dispatcher, register the wire. */
 #include "events/events.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 
 #include "core/buf.h"
+#include "core/curl_loader.h"
 #include "events/events_internal.h"
 
 sl_events *sl_events_new(const sl_context *ctx, char *err, size_t errlen) {
@@ -15,7 +15,6 @@ sl_events *sl_events_new(const sl_context *ctx, char *err, size_t errlen) {
     pthread_rwlock_init(&ev->lock, NULL);
     pthread_mutex_init(&ev->rate_mu, NULL);
     ev->next_slot = json_object();
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     ev_api_init(ev);
     if (ev_catalog_load(ev, err, errlen) != 0 || ev_dispatch_start(ev, err, errlen) != 0) {
         sl_events_free(ev);
@@ -33,11 +32,14 @@ void sl_events_free(sl_events *ev) {
     if (!ev) return;
     sl_store_on_commit(ev->store, NULL, NULL);
     ev_dispatch_stop(ev);
-    if (ev->curl) curl_easy_cleanup(ev->curl);
+    if (ev->curl) {
+        char err[64];
+        const sl_curl_api *cu = sl_curl(err, sizeof err);
+        if (cu) cu->easy_cleanup(ev->curl);
+    }
     ev_catalog_free(ev);
     pthread_rwlock_destroy(&ev->lock);
     pthread_mutex_destroy(&ev->rate_mu);
     json_decref(ev->next_slot);
-    curl_global_cleanup();
     free(ev);
 }

@@ -64,7 +64,7 @@ static int open_conn(const char *path, sqlite3 **out, bool writer) {
                  "PRAGMA temp_store=MEMORY;",
                  NULL, NULL, NULL);
     /* Readers are one per HTTP thread: keep their page caches small (idle RSS). */
-    sqlite3_exec(*out, writer ? "PRAGMA cache_size=-2000" : "PRAGMA cache_size=-512", NULL, NULL, NULL);
+    sqlite3_exec(*out, writer ? "PRAGMA cache_size=-1024" : "PRAGMA cache_size=-512", NULL, NULL, NULL);
     return SQLITE_OK;
 }
 
