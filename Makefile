@@ -34,6 +34,8 @@ run: deps sluice
 
 bench: deps sluice
 	@bench/objects/run
+	@bench/events/run
+	@python3 bench/latency/upload_to_delivery.py build/sluice 500
 
 fuzz:
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON -DSLUICE_SANITIZE=ON -DSLUICE_TESTS=OFF >/dev/null
