@@ -482,6 +482,21 @@ static int load_parts(sqlite3 *db, const char *upload_id, part_row **out, size_t
     return 0;
 }
 
+/* Inside a write job: forgets an upload and its parts (their blobs are the caller's to remove
+ * once the commit is durable). */
+static int delete_upload_rows(sqlite3 *db, const char *upload_id) {
+    static const char *const sqls[] = {"DELETE FROM parts WHERE upload_id=?1", "DELETE FROM uploads WHERE upload_id=?1"};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, sqls[i], -1, &st, NULL) != SQLITE_OK) return -1;
+        sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return -1;
+    }
+    return 0;
+}
+
 static int complete_job(sqlite3 *db, void *arg) {
     complete_state *cs = arg;
     int found = load_upload(db, cs->up.upload_id, cs->up.bucket, cs->up.key, cs->up.key_len, NULL);
@@ -490,16 +505,7 @@ static int complete_job(sqlite3 *db, void *arg) {
     if (cond) return cond;
     if (s3_object_store(db, &cs->ob, &cs->old_blob) != 0) return -1;
     if (s3_event_record(db, cs->event) != 0) return -1;
-    sqlite3_stmt *st = NULL;
-    static const char *const sqls[] = {"DELETE FROM parts WHERE upload_id=?1", "DELETE FROM uploads WHERE upload_id=?1"};
-    for (int i = 0; i < 2; i++) {
-        if (sqlite3_prepare_v2(db, sqls[i], -1, &st, NULL) != SQLITE_OK) return -1;
-        sqlite3_bind_text(st, 1, cs->up.upload_id, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) return -1;
-    }
-    return 0;
+    return delete_upload_rows(db, cs->up.upload_id);
 }
 
 static void complete_done(s3_call *c) {
@@ -745,16 +751,7 @@ static int abort_job(sqlite3 *db, void *arg) {
     int found = load_upload(db, cs->up.upload_id, cs->up.bucket, cs->up.key, cs->up.key_len, NULL);
     if (found <= 0) return found < 0 ? -1 : RC_NO_UPLOAD;
     if (load_parts(db, cs->up.upload_id, &cs->parts, &cs->nparts) != 0) return -1;
-    sqlite3_stmt *st = NULL;
-    static const char *const sqls[] = {"DELETE FROM parts WHERE upload_id=?1", "DELETE FROM uploads WHERE upload_id=?1"};
-    for (int i = 0; i < 2; i++) {
-        if (sqlite3_prepare_v2(db, sqls[i], -1, &st, NULL) != SQLITE_OK) return -1;
-        sqlite3_bind_text(st, 1, cs->up.upload_id, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) return -1;
-    }
-    return 0;
+    return delete_upload_rows(db, cs->up.upload_id);
 }
 
 static void abort_done(s3_call *c) {
