@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     (void)s3_etag_list_matches(s, "\"abc\"");
     (void)s3_etag_list_matches("\"abc\"", s);
-    s3_conditions c = {.if_match = s, .if_none_match = s, .if_modified_since = s, .if_unmodified_since = s};
+    s3_conditions c = {
+        .if_match = s, .if_none_match = s, .if_modified_since = s, .if_unmodified_since = s};
     (void)s3_conditions_check(&c, "\"abc\"", 1700000000000);
     free(s);
     return 0;

@@ -12,13 +12,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static json_t *event;
     if (!event)
-        event = json_loads("{\"id\":\"1\",\"detail\":{\"a\":[1,{\"b\":\"x\\\"y\"}],\"s\":\"<p>\",\"n\":null}}", 0, NULL);
+        event = json_loads(
+            "{\"id\":\"1\",\"detail\":{\"a\":[1,{\"b\":\"x\\\"y\"}],\"s\":\"<p>\",\"n\":null}}", 0,
+            NULL);
     const char *nl = memchr(data, '\n', size);
     size_t plen = nl ? (size_t)(nl - (const char *)data) : size;
     char *path = strndup((const char *)data, plen);
     char *tpl = nl ? strndup(nl + 1, size - plen - 1) : strdup("");
-    json_t *target = json_pack("{s:s,s:{s:{s:s},s:s}}", "Arn", "a", "InputTransformer", "InputPathsMap", "p", path,
-                               "InputTemplate", tpl);
+    json_t *target = json_pack("{s:s,s:{s:{s:s},s:s}}", "Arn", "a", "InputTransformer",
+                               "InputPathsMap", "p", path, "InputTemplate", tpl);
     if (target) {
         char err[256];
         if (ev_transform_valid(target, err, sizeof err)) {

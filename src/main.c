@@ -17,32 +17,33 @@
 #include "core/router.h"
 #include "events/dead_letters.h"
 #include "events/events.h"
-#include "trail/trail.h"
 #include "objects/objects.h"
 #include "store/store.h"
+#include "trail/trail.h"
 
 #define SLUICE_VERSION "0.1.0"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: sluice <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  serve          run the daemon\n"
-            "  dead-letters   list, redrive or purge event deliveries that exhausted their retries:\n"
-            "                 dead-letters list|redrive|purge [--data DIR] [--all | ID...]\n"
-            "  version        print the version\n"
-            "\n"
-            "serve options:\n"
-            "  --data DIR           data directory (default ./sluice-data)\n"
-            "  --listen HOST:PORT   listen address (default 127.0.0.1:4566; port 0 picks one)\n"
-            "  --config FILE        JSON config file (keys: data, listen, access_key_id,\n"
-            "                       secret_access_key, region, account_id, log_level, threads,\n"
-            "                       inline_max)\n"
-            "  --port-file FILE     write the bound port to FILE once healthy\n"
-            "\n"
-            "environment: SLUICE_ACCESS_KEY_ID, SLUICE_SECRET_ACCESS_KEY, SLUICE_REGION,\n"
-            "             SLUICE_ACCOUNT_ID, SLUICE_LOG_LEVEL\n");
+    fprintf(
+        out,
+        "usage: sluice <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  serve          run the daemon\n"
+        "  dead-letters   list, redrive or purge event deliveries that exhausted their retries:\n"
+        "                 dead-letters list|redrive|purge [--data DIR] [--all | ID...]\n"
+        "  version        print the version\n"
+        "\n"
+        "serve options:\n"
+        "  --data DIR           data directory (default ./sluice-data)\n"
+        "  --listen HOST:PORT   listen address (default 127.0.0.1:4566; port 0 picks one)\n"
+        "  --config FILE        JSON config file (keys: data, listen, access_key_id,\n"
+        "                       secret_access_key, region, account_id, log_level, threads,\n"
+        "                       inline_max)\n"
+        "  --port-file FILE     write the bound port to FILE once healthy\n"
+        "\n"
+        "environment: SLUICE_ACCESS_KEY_ID, SLUICE_SECRET_ACCESS_KEY, SLUICE_REGION,\n"
+        "             SLUICE_ACCOUNT_ID, SLUICE_LOG_LEVEL\n");
 }
 
 static int cmd_serve(int argc, char **argv) {

@@ -11,10 +11,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -472,8 +472,8 @@ static struct {
 } key_cache[KEY_CACHE_SLOTS];
 static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void derive_signing_key(const char *secret, const char *date, const char *region, const char *service,
-                               unsigned char out[32]);
+static void derive_signing_key(const char *secret, const char *date, const char *region,
+                               const char *service, unsigned char out[32]);
 
 void sl_sigv4_signing_key(const char *secret, const char *date, const char *region,
                           const char *service, unsigned char out[32]) {
@@ -498,8 +498,8 @@ void sl_sigv4_signing_key(const char *secret, const char *date, const char *regi
     pthread_mutex_unlock(&key_cache_lock);
 }
 
-static void derive_signing_key(const char *secret, const char *date, const char *region, const char *service,
-                               unsigned char out[32]) {
+static void derive_signing_key(const char *secret, const char *date, const char *region,
+                               const char *service, unsigned char out[32]) {
     sl_buf k;
     sl_buf_init(&k);
     sl_buf_printf(&k, "AWS4%s", secret);

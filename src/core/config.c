@@ -55,12 +55,15 @@ int sl_config_load_file(sl_config *cfg, const char *path, char *err, size_t errl
         const char *s = json_string_value(v);
         if (!strcmp(k, "data") && s) set_str(&cfg->data_dir, s);
         else if (!strcmp(k, "listen") && s) rc = sl_config_set_listen(cfg, s, err, errlen);
-        else if (!strcmp(k, "access_key_id") && s) set_str(&cfg->access_key_id, s), cfg->default_credentials = false;
-        else if (!strcmp(k, "secret_access_key") && s) set_str(&cfg->secret_access_key, s), cfg->default_credentials = false;
+        else if (!strcmp(k, "access_key_id") && s)
+            set_str(&cfg->access_key_id, s), cfg->default_credentials = false;
+        else if (!strcmp(k, "secret_access_key") && s)
+            set_str(&cfg->secret_access_key, s), cfg->default_credentials = false;
         else if (!strcmp(k, "region") && s) set_str(&cfg->region, s);
         else if (!strcmp(k, "account_id") && s) set_str(&cfg->account_id, s);
-        else if (!strcmp(k, "log_level") && s && parse_level(s, &cfg->log_level) == 0) {}
-        else if (!strcmp(k, "threads") && json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 256)
+        else if (!strcmp(k, "log_level") && s && parse_level(s, &cfg->log_level) == 0) {
+        } else if (!strcmp(k, "threads") && json_is_integer(v) && json_integer_value(v) > 0 &&
+                   json_integer_value(v) <= 256)
             cfg->threads = (unsigned)json_integer_value(v);
         else if (!strcmp(k, "inline_max") && json_is_integer(v) && json_integer_value(v) >= 0)
             cfg->inline_max = (uint64_t)json_integer_value(v);
@@ -116,7 +119,8 @@ int sl_config_set_listen(sl_config *cfg, const char *hostport, char *err, size_t
     cfg->listen_port = (uint16_t)port;
     return 0;
 bad:
-    snprintf(err, errlen, "listen address '%s' must be HOST:PORT (e.g. 127.0.0.1:4566 or [::1]:4566)", hostport);
+    snprintf(err, errlen,
+             "listen address '%s' must be HOST:PORT (e.g. 127.0.0.1:4566 or [::1]:4566)", hostport);
     return -1;
 }
 

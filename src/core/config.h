@@ -10,7 +10,7 @@
 
 #include "core/log.h"
 
-#define SL_DEFAULT_PORT 4566
+#define SL_DEFAULT_PORT       4566
 #define SL_DEFAULT_ACCESS_KEY "test"
 #define SL_DEFAULT_SECRET_KEY "test"
 

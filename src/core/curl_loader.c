@@ -25,7 +25,8 @@ static char load_error[256];
 static void load(void) {
     void *handle = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        snprintf(load_error, sizeof load_error, "cannot load libcurl.so.4 (install libcurl4): %s", dlerror());
+        snprintf(load_error, sizeof load_error, "cannot load libcurl.so.4 (install libcurl4): %s",
+                 dlerror());
         return;
     }
     CURLcode (*global_init)(long) = NULL;

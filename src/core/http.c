@@ -72,8 +72,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)cls, (void)conn;
     sl_req *req = *con_cls;
     if (req && req->began) {
-        sl_debug("\"request\" id=%s method=%s path=\"%.200s\" status=%d ms=%lld done=%s", req->request_id,
-                 req->method, req->raw_path, req->status, (long long)(sl_mono_ms() - req->started_ms),
+        sl_debug("\"request\" id=%s method=%s path=\"%.200s\" status=%d ms=%lld done=%s",
+                 req->request_id, req->method, req->raw_path, req->status,
+                 (long long)(sl_mono_ms() - req->started_ms),
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted");
     }
     if (req) req_free(req);
@@ -85,7 +86,7 @@ static enum MHD_Result queue_response(sl_req *req) {
     struct MHD_Response *resp;
     if (req->resp_fd >= 0) {
         resp = MHD_create_response_from_fd_at_offset64(req->resp_fd_len, req->resp_fd,
-                                                        req->resp_fd_offset);
+                                                       req->resp_fd_offset);
         if (resp) req->resp_fd = -1; /* MHD owns it now */
     } else {
         size_t n = req->resp_body.len;
@@ -94,7 +95,8 @@ static enum MHD_Result queue_response(sl_req *req) {
         if (!resp) free(data);
     }
     if (!resp) return MHD_NO;
-    for (sl_resp_header *h = req->resp_headers; h; h = h->next) MHD_add_response_header(resp, h->name, h->value);
+    for (sl_resp_header *h = req->resp_headers; h; h = h->next)
+        MHD_add_response_header(resp, h->name, h->value);
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)req->status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -260,7 +262,8 @@ sl_http_server *sl_http_start(const sl_http_config *cfg, char *errbuf, size_t er
         s6->sin6_port = htons(cfg->port);
         flags |= MHD_USE_IPv6;
     } else {
-        snprintf(errbuf, errlen, "listen address '%s' is not a numeric IPv4/IPv6 address", cfg->host);
+        snprintf(errbuf, errlen, "listen address '%s' is not a numeric IPv4/IPv6 address",
+                 cfg->host);
         free(srv);
         return NULL;
     }
@@ -272,7 +275,8 @@ sl_http_server *sl_http_start(const sl_http_config *cfg, char *errbuf, size_t er
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)600, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!srv->daemon) {
-        snprintf(errbuf, errlen, "cannot listen on %s:%u: %s", cfg->host, cfg->port, strerror(errno));
+        snprintf(errbuf, errlen, "cannot listen on %s:%u: %s", cfg->host, cfg->port,
+                 strerror(errno));
         free(srv);
         return NULL;
     }

@@ -41,8 +41,8 @@ struct sl_req {
     int64_t started_ms; /* monotonic, for the access log */
 
     /* Body handling, set by the begin function. */
-    size_t body_limit;        /* buffered mode: larger bodies get 413 via on_body_too_large */
-    sl_buf body;              /* buffered body */
+    size_t body_limit; /* buffered mode: larger bodies get 413 via on_body_too_large */
+    sl_buf body;       /* buffered body */
     bool body_too_large;
     /* Streaming mode when set: return 0 to continue, non-zero to stop reading (a response
      * must then be set; on_complete is not called). */

@@ -76,9 +76,11 @@ int64_t sl_time_parse(const char *s) {
     struct tm tm;
     const char *end;
     memset(&tm, 0, sizeof tm);
-    if ((end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm)) && !*end) return (int64_t)timegm(&tm) * 1000;
+    if ((end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm)) && !*end)
+        return (int64_t)timegm(&tm) * 1000;
     memset(&tm, 0, sizeof tm);
-    if ((end = strptime(s, "%a, %d %b %Y %H:%M:%S +0000", &tm)) && !*end) return (int64_t)timegm(&tm) * 1000;
+    if ((end = strptime(s, "%a, %d %b %Y %H:%M:%S +0000", &tm)) && !*end)
+        return (int64_t)timegm(&tm) * 1000;
     memset(&tm, 0, sizeof tm);
     if ((end = strptime(s, "%Y%m%dT%H%M%SZ", &tm)) && !*end) return (int64_t)timegm(&tm) * 1000;
     memset(&tm, 0, sizeof tm);

@@ -52,13 +52,16 @@ void sl_json_wait(sl_json_call *call, void (*then)(sl_json_call *call)) {
 
 void sl_json_wake(sl_json_call *call) { sl_req_resume(call->req); }
 
-const char *sl_json_str(json_t *in, const char *field) { return json_string_value(json_object_get(in, field)); }
+const char *sl_json_str(json_t *in, const char *field) {
+    return json_string_value(json_object_get(in, field));
+}
 
 const char *sl_json_str_req(sl_json_call *call, json_t *in, const char *field) {
     json_t *v = json_object_get(in, field);
     if (!v) {
         sl_json_fail(call, 400, "ValidationException",
-                     "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must "
+                     "1 validation error detected: Value null at '%s' failed to satisfy "
+                     "constraint: Member must "
                      "not be null",
                      field);
         return NULL;
@@ -73,8 +76,8 @@ const char *sl_json_str_req(sl_json_call *call, json_t *in, const char *field) {
 bool sl_json_type_ok(sl_json_call *call, json_t *in, const char *field, json_type type) {
     json_t *v = json_object_get(in, field);
     if (!v || json_typeof(v) == type) return true;
-    static const char *const names[] = {"an object", "an array", "a string", "an integer", "a number", "a boolean",
-                                        "a boolean", "null"};
+    static const char *const names[] = {"an object", "an array",  "a string",  "an integer",
+                                        "a number",  "a boolean", "a boolean", "null"};
     sl_json_fail(call, 400, "SerializationException", "Expected %s for '%s'", names[type], field);
     return false;
 }
@@ -99,17 +102,28 @@ static bool authenticate(sl_json_call *call) {
     };
     switch (sl_sigv4_verify(&sr, &call->auth)) {
     case SL_AUTH_OK: return true;
-    case SL_AUTH_ANONYMOUS: sl_json_fail(call, 400, "MissingAuthenticationTokenException", "Missing Authentication Token"); break;
+    case SL_AUTH_ANONYMOUS:
+        sl_json_fail(call, 400, "MissingAuthenticationTokenException",
+                     "Missing Authentication Token");
+        break;
     case SL_AUTH_UNKNOWN_KEY:
-        sl_json_fail(call, 400, "UnrecognizedClientException", "The security token included in the request is invalid.");
+        sl_json_fail(call, 400, "UnrecognizedClientException",
+                     "The security token included in the request is invalid.");
         break;
     case SL_AUTH_SKEWED:
-    case SL_AUTH_EXPIRED: sl_json_fail(call, 400, "InvalidSignatureException", "Signature expired: %s", call->auth.message); break;
-    case SL_AUTH_MALFORMED: sl_json_fail(call, 400, "IncompleteSignatureException", "%s", call->auth.message); break;
+    case SL_AUTH_EXPIRED:
+        sl_json_fail(call, 400, "InvalidSignatureException", "Signature expired: %s",
+                     call->auth.message);
+        break;
+    case SL_AUTH_MALFORMED:
+        sl_json_fail(call, 400, "IncompleteSignatureException", "%s", call->auth.message);
+        break;
     case SL_AUTH_BAD_SIGNATURE:
-        sl_json_fail(call, 400, "InvalidSignatureException",
-                     "The request signature we calculated does not match the signature you provided. Check your AWS "
-                     "Secret Access Key and signing method. Consult the service documentation for details.");
+        sl_json_fail(
+            call, 400, "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. Check "
+            "your AWS "
+            "Secret Access Key and signing method. Consult the service documentation for details.");
         break;
     }
     return false;
@@ -133,8 +147,8 @@ static void on_complete(sl_req *req) {
     for (const sl_json_op *o = svc->ops; o->name && !op; o++)
         if (!strcmp(o->name, call->operation)) op = o;
     if (!op) {
-        sl_json_fail(call, 400, "UnknownOperationException", "Sluice does not implement %s.%s", svc->target_prefix,
-                     call->operation);
+        sl_json_fail(call, 400, "UnknownOperationException", "Sluice does not implement %s.%s",
+                     svc->target_prefix, call->operation);
         return;
     }
     json_error_t je;
@@ -143,7 +157,8 @@ static void on_complete(sl_req *req) {
     } else {
         call->input = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &je);
         if (!call->input || !json_is_object(call->input)) {
-            sl_json_fail(call, 400, "SerializationException", "The request body is not a JSON object: %s",
+            sl_json_fail(call, 400, "SerializationException",
+                         "The request body is not a JSON object: %s",
                          call->input ? "not an object" : je.text);
             return;
         }

@@ -3,7 +3,12 @@
 #ifndef SL_LOG_H
 #define SL_LOG_H
 
-typedef enum { SL_LOG_DEBUG, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR } sl_log_level;
+typedef enum {
+    SL_LOG_DEBUG,
+    SL_LOG_INFO,
+    SL_LOG_WARN,
+    SL_LOG_ERROR
+} sl_log_level;
 
 void sl_log_set_level(sl_log_level level);
 /* fmt continues the line after "msg=": callers write `"\"text\" key=%s"` style pairs. */

@@ -47,9 +47,15 @@ static void add(route **list, const char *key, sl_service_begin_fn fn, void *svc
     r->next = *list;
     *list = r;
 }
-void sl_router_add_json(sl_router *r, const char *p, sl_service_begin_fn fn, void *svc) { add(&r->json, p, fn, svc); }
-void sl_router_add_query(sl_router *r, const char *p, sl_service_begin_fn fn, void *svc) { add(&r->query, p, fn, svc); }
-void sl_router_add_rest(sl_router *r, const char *p, sl_service_begin_fn fn, void *svc) { add(&r->rest, p, fn, svc); }
+void sl_router_add_json(sl_router *r, const char *p, sl_service_begin_fn fn, void *svc) {
+    add(&r->json, p, fn, svc);
+}
+void sl_router_add_query(sl_router *r, const char *p, sl_service_begin_fn fn, void *svc) {
+    add(&r->query, p, fn, svc);
+}
+void sl_router_add_rest(sl_router *r, const char *p, sl_service_begin_fn fn, void *svc) {
+    add(&r->rest, p, fn, svc);
+}
 void sl_router_set_s3(sl_router *r, sl_service_begin_fn fn, void *svc) {
     r->s3_fn = fn;
     r->s3_svc = svc;
@@ -109,7 +115,8 @@ void sl_router_begin(sl_req *req, void *ctx) {
             for (route *rt = r->query; rt; rt = rt->next)
                 if (!strcmp(svc, rt->key)) return rt->fn(req, rt->svc);
             if (strcmp(svc, "s3") != 0) {
-                sl_query_error(req, 400, "InvalidAction", "The service named by the request is not served here");
+                sl_query_error(req, 400, "InvalidAction",
+                               "The service named by the request is not served here");
                 return;
             }
         }

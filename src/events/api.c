@@ -23,24 +23,27 @@ static bool name_ok(const char *s, size_t max) {
     size_t n = strlen(s);
     if (n == 0 || n > max) return false;
     for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-              *p == '-' || *p == '_'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-' || *p == '_'))
             return false;
     return true;
 }
 
 static void invalid_name(sl_json_call *call, const char *field, const char *value) {
     sl_json_fail(call, 400, "ValidationException",
-                 "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy "
+                 "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: "
+                 "Member must satisfy "
                  "regular expression pattern: [\\.\\-_A-Za-z0-9]+",
                  value, field);
 }
 
 /* Resolves EventBusName (name or ARN) and checks the bus exists. */
-static bool resolve_bus(sl_events *ev, sl_json_call *call, json_t *in, const char *field, char *bus, size_t n) {
+static bool resolve_bus(sl_events *ev, sl_json_call *call, json_t *in, const char *field, char *bus,
+                        size_t n) {
     const char *given = sl_json_str(in, field);
     if (!ev_bus_name(given, bus, n)) {
-        sl_json_fail(call, 400, "ValidationException", "EventBusName '%s' is not valid.", given ? given : "");
+        sl_json_fail(call, 400, "ValidationException", "EventBusName '%s' is not valid.",
+                     given ? given : "");
         return false;
     }
     if (!ev_bus_exists(ev, bus)) {
@@ -66,7 +69,8 @@ static int exec_job(sqlite3 *db, void *arg) {
     for (int i = 0; i < a->nargs; i++) sqlite3_bind_text(st, i + 1, a->args[i], -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 1 : -1;
+    if (rc != SQLITE_DONE)
+        return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 1 : -1;
     a->changes = sqlite3_changes(db);
     return 0;
 }
@@ -80,7 +84,8 @@ static sqlite3_stmt *query(sl_events *ev, const char *sql) {
 static const char *col(sqlite3_stmt *st, int i) { return (const char *)sqlite3_column_text(st, i); }
 
 static void internal(sl_json_call *call) {
-    sl_json_fail(call, 500, "InternalException", "An internal error occurred; the request was not applied.");
+    sl_json_fail(call, 500, "InternalException",
+                 "An internal error occurred; the request was not applied.");
 }
 
 /* ---- event buses ---- */
@@ -93,11 +98,14 @@ static void op_create_event_bus(void *svc, sl_json_call *call, json_t *in) {
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)sl_now_ms());
     const char *desc = sl_json_str(in, "Description");
-    exec_args a = {.sql = "INSERT INTO event_buses (name, description, created_ms, modified_ms) VALUES (?1, ?2, ?3, ?3)",
+    exec_args a = {.sql = "INSERT INTO event_buses (name, description, created_ms, modified_ms) "
+                          "VALUES (?1, ?2, ?3, ?3)",
                    .args = {name, desc, now},
                    .nargs = 3};
     int rc = sl_store_write(ev->store, exec_job, &a);
-    if (rc == 1) return sl_json_fail(call, 400, "ResourceAlreadyExistsException", "Event bus %s already exists.", name);
+    if (rc == 1)
+        return sl_json_fail(call, 400, "ResourceAlreadyExistsException",
+                            "Event bus %s already exists.", name);
     if (rc != 0) return internal(call);
     ev_catalog_reload_bus(ev, name);
     char arn[512];
@@ -113,12 +121,14 @@ static void op_delete_event_bus(void *svc, sl_json_call *call, json_t *in) {
     if (!name) return;
     if (!strcmp(name, "default"))
         return sl_json_fail(call, 400, "ValidationException", "Cannot delete event bus default.");
-    exec_args a = {.sql = "DELETE FROM event_buses WHERE name=?1 AND NOT EXISTS (SELECT 1 FROM event_rules WHERE bus=?1)",
+    exec_args a = {.sql = "DELETE FROM event_buses WHERE name=?1 AND NOT EXISTS (SELECT 1 FROM "
+                          "event_rules WHERE bus=?1)",
                    .args = {name},
                    .nargs = 1};
     if (sl_store_write(ev->store, exec_job, &a) != 0) return internal(call);
     if (!a.changes && ev_bus_exists(ev, name))
-        return sl_json_fail(call, 400, "ValidationException", "Event bus %s still has rules; delete them first.", name);
+        return sl_json_fail(call, 400, "ValidationException",
+                            "Event bus %s still has rules; delete them first.", name);
     sl_json_reply(call, NULL);
 }
 
@@ -126,7 +136,8 @@ static json_t *bus_json(sl_events *ev, sqlite3_stmt *st) {
     char arn[512];
     ev_bus_arn(ev, col(st, 0), arn, sizeof arn);
     json_t *o = json_pack("{s:s,s:s,s:f,s:f}", "Name", col(st, 0), "Arn", arn, "CreationTime",
-                          epoch_s(sqlite3_column_int64(st, 2)), "LastModifiedTime", epoch_s(sqlite3_column_int64(st, 3)));
+                          epoch_s(sqlite3_column_int64(st, 2)), "LastModifiedTime",
+                          epoch_s(sqlite3_column_int64(st, 3)));
     if (col(st, 1)) json_object_set_new(o, "Description", json_string(col(st, 1)));
     return o;
 }
@@ -135,12 +146,14 @@ static void op_describe_event_bus(void *svc, sl_json_call *call, json_t *in) {
     sl_events *ev = svc;
     char bus[256];
     if (!resolve_bus(ev, call, in, "Name", bus, sizeof bus)) return;
-    sqlite3_stmt *st = query(ev, "SELECT name, description, created_ms, modified_ms FROM event_buses WHERE name=?1");
+    sqlite3_stmt *st = query(
+        ev, "SELECT name, description, created_ms, modified_ms FROM event_buses WHERE name=?1");
     if (!st) return internal(call);
     sqlite3_bind_text(st, 1, bus, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
-        return sl_json_fail(call, 400, "ResourceNotFoundException", "Event bus %s does not exist.", bus);
+        return sl_json_fail(call, 400, "ResourceNotFoundException", "Event bus %s does not exist.",
+                            bus);
     }
     json_t *out = bus_json(ev, st);
     sqlite3_finalize(st);
@@ -154,8 +167,9 @@ static void op_list_event_buses(void *svc, sl_json_call *call, json_t *in) {
     const char *token = sl_json_str(in, "NextToken");
     json_int_t limit = json_integer_value(json_object_get(in, "Limit"));
     if (limit <= 0 || limit > 100) limit = 100;
-    sqlite3_stmt *st = query(ev, "SELECT name, description, created_ms, modified_ms FROM event_buses WHERE name > ?1"
-                                 " AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2) ORDER BY name LIMIT ?3");
+    sqlite3_stmt *st = query(
+        ev, "SELECT name, description, created_ms, modified_ms FROM event_buses WHERE name > ?1"
+            " AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2) ORDER BY name LIMIT ?3");
     if (!st) return internal(call);
     sqlite3_bind_text(st, 1, token ? token : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
@@ -164,7 +178,8 @@ static void op_list_event_buses(void *svc, sl_json_call *call, json_t *in) {
     json_t *out = json_object();
     while (sqlite3_step(st) == SQLITE_ROW) {
         if ((json_int_t)json_array_size(list) == limit) {
-            json_object_set(out, "NextToken", json_object_get(json_array_get(list, (size_t)limit - 1), "Name"));
+            json_object_set(out, "NextToken",
+                            json_object_get(json_array_get(list, (size_t)limit - 1), "Name"));
             break;
         }
         json_array_append_new(list, bus_json(ev, st));
@@ -184,11 +199,12 @@ typedef struct {
 static int put_rule_job(sqlite3 *db, void *arg) {
     rule_args *a = arg;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO event_rules (bus, name, pattern, schedule, state, description, role_arn,"
-                           " created_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT (bus, name) DO UPDATE SET"
-                           " pattern=?3, schedule=?4, state=?5, description=?6, role_arn=?7",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO event_rules (bus, name, pattern, schedule, state, description, role_arn,"
+            " created_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT (bus, name) DO UPDATE SET"
+            " pattern=?3, schedule=?4, state=?5, description=?6, role_arn=?7",
+            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, a->bus, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
@@ -218,7 +234,8 @@ static void op_put_rule(void *svc, sl_json_call *call, json_t *in) {
                             "Parameter(s) EventPattern or ScheduleExpression must be specified.");
     if (state && strcmp(state, "ENABLED") && strcmp(state, "DISABLED"))
         return sl_json_fail(call, 400, "ValidationException",
-                            "1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member "
+                            "1 validation error detected: Value '%s' at 'state' failed to satisfy "
+                            "constraint: Member "
                             "must satisfy enum value set: [ENABLED, DISABLED]",
                             state);
     char err[512];
@@ -235,8 +252,14 @@ static void op_put_rule(void *svc, sl_json_call *call, json_t *in) {
         if (!sched) return sl_json_fail(call, 400, "ValidationException", "%s", err);
         sl_schedule_free(sched);
     }
-    rule_args a = {bus, name, pattern, schedule, state ? state : "ENABLED", sl_json_str(in, "Description"),
-                   sl_json_str(in, "RoleArn"), sl_now_ms()};
+    rule_args a = {bus,
+                   name,
+                   pattern,
+                   schedule,
+                   state ? state : "ENABLED",
+                   sl_json_str(in, "Description"),
+                   sl_json_str(in, "RoleArn"),
+                   sl_now_ms()};
     if (sl_store_write(ev->store, put_rule_job, &a) != 0) return internal(call);
     ev_catalog_reload_bus(ev, bus);
     char arn[512];
@@ -248,8 +271,8 @@ static json_t *rule_json(sl_events *ev, sqlite3_stmt *st) {
     /* columns: bus, name, pattern, schedule, state, description, role_arn */
     char arn[512];
     ev_rule_arn(ev, col(st, 0), col(st, 1), arn, sizeof arn);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "Name", col(st, 1), "Arn", arn, "State", col(st, 4), "EventBusName",
-                          col(st, 0));
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "Name", col(st, 1), "Arn", arn, "State", col(st, 4),
+                          "EventBusName", col(st, 0));
     if (col(st, 2)) json_object_set_new(o, "EventPattern", json_string(col(st, 2)));
     if (col(st, 3)) json_object_set_new(o, "ScheduleExpression", json_string(col(st, 3)));
     if (col(st, 5)) json_object_set_new(o, "Description", json_string(col(st, 5)));
@@ -260,7 +283,8 @@ static json_t *rule_json(sl_events *ev, sqlite3_stmt *st) {
 #define RULE_COLUMNS "bus, name, pattern, schedule, state, description, role_arn"
 
 static void rule_not_found(sl_json_call *call, const char *name, const char *bus) {
-    sl_json_fail(call, 400, "ResourceNotFoundException", "Rule %s does not exist on EventBus %s.", name, bus);
+    sl_json_fail(call, 400, "ResourceNotFoundException", "Rule %s does not exist on EventBus %s.",
+                 name, bus);
 }
 
 static bool rule_exists(sl_events *ev, const char *bus, const char *name) {
@@ -278,7 +302,8 @@ static void op_describe_rule(void *svc, sl_json_call *call, json_t *in) {
     const char *name = sl_json_str_req(call, in, "Name");
     char bus[256];
     if (!name || !resolve_bus(ev, call, in, "EventBusName", bus, sizeof bus)) return;
-    sqlite3_stmt *st = query(ev, "SELECT " RULE_COLUMNS " FROM event_rules WHERE bus=?1 AND name=?2");
+    sqlite3_stmt *st =
+        query(ev, "SELECT " RULE_COLUMNS " FROM event_rules WHERE bus=?1 AND name=?2");
     if (!st) return internal(call);
     sqlite3_bind_text(st, 1, bus, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -300,8 +325,9 @@ static void op_list_rules(void *svc, sl_json_call *call, json_t *in) {
     const char *token = sl_json_str(in, "NextToken");
     json_int_t limit = json_integer_value(json_object_get(in, "Limit"));
     if (limit <= 0 || limit > 100) limit = 100;
-    sqlite3_stmt *st = query(ev, "SELECT " RULE_COLUMNS " FROM event_rules WHERE bus=?1 AND name > ?2 AND"
-                                 " (?3 IS NULL OR substr(name, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4");
+    sqlite3_stmt *st =
+        query(ev, "SELECT " RULE_COLUMNS " FROM event_rules WHERE bus=?1 AND name > ?2 AND"
+                  " (?3 IS NULL OR substr(name, 1, length(?3)) = ?3) ORDER BY name LIMIT ?4");
     if (!st) return internal(call);
     sqlite3_bind_text(st, 1, bus, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, token ? token : "", -1, SQLITE_STATIC);
@@ -310,7 +336,8 @@ static void op_list_rules(void *svc, sl_json_call *call, json_t *in) {
     json_t *rules = json_array(), *out = json_object();
     while (sqlite3_step(st) == SQLITE_ROW) {
         if ((json_int_t)json_array_size(rules) == limit) {
-            json_object_set(out, "NextToken", json_object_get(json_array_get(rules, (size_t)limit - 1), "Name"));
+            json_object_set(out, "NextToken",
+                            json_object_get(json_array_get(rules, (size_t)limit - 1), "Name"));
             break;
         }
         json_array_append_new(rules, rule_json(ev, st));
@@ -324,15 +351,21 @@ static void set_rule_state(sl_events *ev, sl_json_call *call, json_t *in, const 
     const char *name = sl_json_str_req(call, in, "Name");
     char bus[256];
     if (!name || !resolve_bus(ev, call, in, "EventBusName", bus, sizeof bus)) return;
-    exec_args a = {.sql = "UPDATE event_rules SET state=?3 WHERE bus=?1 AND name=?2", .args = {bus, name, state}, .nargs = 3};
+    exec_args a = {.sql = "UPDATE event_rules SET state=?3 WHERE bus=?1 AND name=?2",
+                   .args = {bus, name, state},
+                   .nargs = 3};
     if (sl_store_write(ev->store, exec_job, &a) != 0) return internal(call);
     if (!a.changes) return rule_not_found(call, name, bus);
     ev_catalog_reload_bus(ev, bus);
     sl_json_reply(call, NULL);
 }
 
-static void op_enable_rule(void *svc, sl_json_call *call, json_t *in) { set_rule_state(svc, call, in, "ENABLED"); }
-static void op_disable_rule(void *svc, sl_json_call *call, json_t *in) { set_rule_state(svc, call, in, "DISABLED"); }
+static void op_enable_rule(void *svc, sl_json_call *call, json_t *in) {
+    set_rule_state(svc, call, in, "ENABLED");
+}
+static void op_disable_rule(void *svc, sl_json_call *call, json_t *in) {
+    set_rule_state(svc, call, in, "DISABLED");
+}
 
 typedef struct {
     const char *bus, *name;
@@ -344,8 +377,8 @@ static int delete_rule_job(sqlite3 *db, void *arg) {
     delete_rule_args *a = arg;
     sqlite3_stmt *st = NULL;
     if (!a->force) {
-        if (sqlite3_prepare_v2(db, "SELECT 1 FROM event_targets WHERE bus=?1 AND rule=?2 LIMIT 1", -1, &st, NULL) !=
-            SQLITE_OK)
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM event_targets WHERE bus=?1 AND rule=?2 LIMIT 1",
+                               -1, &st, NULL) != SQLITE_OK)
             return -1;
         sqlite3_bind_text(st, 1, a->bus, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
@@ -377,7 +410,9 @@ static void op_delete_rule(void *svc, sl_json_call *call, json_t *in) {
     if (!name || !resolve_bus(ev, call, in, "EventBusName", bus, sizeof bus)) return;
     delete_rule_args a = {bus, name, json_is_true(json_object_get(in, "Force")), 0};
     if (sl_store_write(ev->store, delete_rule_job, &a) != 0) return internal(call);
-    if (a.result == 2) return sl_json_fail(call, 400, "ValidationException", "Rule can't be deleted since it has targets.");
+    if (a.result == 2)
+        return sl_json_fail(call, 400, "ValidationException",
+                            "Rule can't be deleted since it has targets.");
     ev_catalog_reload_bus(ev, bus);
     sl_json_reply(call, NULL); /* deleting an absent rule succeeds, as on AWS */
 }
@@ -393,10 +428,11 @@ typedef struct {
 static int put_targets_job(sqlite3 *db, void *arg) {
     put_targets_args *a = arg;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO event_targets (bus, rule, id, arn, spec) VALUES (?1,?2,?3,?4,?5)"
-                           " ON CONFLICT (bus, rule, id) DO UPDATE SET arn=?4, spec=?5",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO event_targets (bus, rule, id, arn, spec) VALUES (?1,?2,?3,?4,?5)"
+            " ON CONFLICT (bus, rule, id) DO UPDATE SET arn=?4, spec=?5",
+            -1, &st, NULL) != SQLITE_OK)
         return -1;
     size_t i;
     json_t *t;
@@ -416,7 +452,8 @@ static int put_targets_job(sqlite3 *db, void *arg) {
         }
     }
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM event_targets WHERE bus=?1 AND rule=?2", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM event_targets WHERE bus=?1 AND rule=?2", -1,
+                           &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, a->bus, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->rule, -1, SQLITE_STATIC);
@@ -432,9 +469,10 @@ static void op_put_targets(void *svc, sl_json_call *call, json_t *in) {
     if (!rule || !resolve_bus(ev, call, in, "EventBusName", bus, sizeof bus)) return;
     json_t *targets = json_object_get(in, "Targets");
     if (!json_is_array(targets) || json_array_size(targets) == 0 || json_array_size(targets) > 10)
-        return sl_json_fail(call, 400, "ValidationException",
-                            "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member "
-                            "must have length less than or equal to 10 and greater than or equal to 1");
+        return sl_json_fail(
+            call, 400, "ValidationException",
+            "1 validation error detected: Value at 'targets' failed to satisfy constraint: Member "
+            "must have length less than or equal to 10 and greater than or equal to 1");
     if (!rule_exists(ev, bus, rule)) return rule_not_found(call, rule, bus);
     json_t *failed = json_array();
     put_targets_args a = {bus, rule, json_array(), 0};
@@ -445,18 +483,20 @@ static void op_put_targets(void *svc, sl_json_call *call, json_t *in) {
         const char *arn = json_string_value(json_object_get(t, "Arn"));
         char err[300];
         if (!id || !arn) {
-            json_array_append_new(failed, json_pack("{s:s?,s:s,s:s}", "TargetId", id, "ErrorCode", "ValidationException",
-                                                    "ErrorMessage", "Targets need an Id and an Arn."));
+            json_array_append_new(failed, json_pack("{s:s?,s:s,s:s}", "TargetId", id, "ErrorCode",
+                                                    "ValidationException", "ErrorMessage",
+                                                    "Targets need an Id and an Arn."));
             continue;
         }
         if (!name_ok(id, 64)) {
-            json_array_append_new(failed, json_pack("{s:s,s:s,s:s}", "TargetId", id, "ErrorCode", "ValidationException",
-                                                    "ErrorMessage", "Target Id is not valid."));
+            json_array_append_new(failed, json_pack("{s:s,s:s,s:s}", "TargetId", id, "ErrorCode",
+                                                    "ValidationException", "ErrorMessage",
+                                                    "Target Id is not valid."));
             continue;
         }
         if (!ev_target_supported(arn, err, sizeof err) || !ev_transform_valid(t, err, sizeof err)) {
-            json_array_append_new(failed, json_pack("{s:s,s:s,s:s}", "TargetId", id, "ErrorCode", "ValidationException",
-                                                    "ErrorMessage", err));
+            json_array_append_new(failed, json_pack("{s:s,s:s,s:s}", "TargetId", id, "ErrorCode",
+                                                    "ValidationException", "ErrorMessage", err));
             continue;
         }
         json_array_append(a.targets, t);
@@ -465,15 +505,17 @@ static void op_put_targets(void *svc, sl_json_call *call, json_t *in) {
     json_decref(a.targets);
     if (rc == 1) {
         json_decref(failed);
-        return sl_json_fail(call, 400, "LimitExceededException",
-                            "The requested resource exceeds the maximum number allowed (%d targets per rule).",
-                            MAX_TARGETS_PER_RULE);
+        return sl_json_fail(
+            call, 400, "LimitExceededException",
+            "The requested resource exceeds the maximum number allowed (%d targets per rule).",
+            MAX_TARGETS_PER_RULE);
     }
     if (rc != 0) {
         json_decref(failed);
         return internal(call);
     }
-    sl_json_reply(call, json_pack("{s:i,s:o}", "FailedEntryCount", (int)json_array_size(failed), "FailedEntries", failed));
+    sl_json_reply(call, json_pack("{s:i,s:o}", "FailedEntryCount", (int)json_array_size(failed),
+                                  "FailedEntries", failed));
 }
 
 static void op_remove_targets(void *svc, sl_json_call *call, json_t *in) {
@@ -491,7 +533,8 @@ static void op_remove_targets(void *svc, sl_json_call *call, json_t *in) {
         exec_args a = {.sql = "DELETE FROM event_targets WHERE bus=?1 AND rule=?2 AND id=?3",
                        .args = {bus, rule, json_string_value(id)},
                        .nargs = 3};
-        if (!json_is_string(id) || sl_store_write(ev->store, exec_job, &a) != 0) return internal(call);
+        if (!json_is_string(id) || sl_store_write(ev->store, exec_job, &a) != 0)
+            return internal(call);
     }
     sl_json_reply(call, json_pack("{s:i,s:[]}", "FailedEntryCount", 0, "FailedEntries"));
 }
@@ -502,7 +545,8 @@ static void op_list_targets_by_rule(void *svc, sl_json_call *call, json_t *in) {
     char bus[256];
     if (!rule || !resolve_bus(ev, call, in, "EventBusName", bus, sizeof bus)) return;
     if (!rule_exists(ev, bus, rule)) return rule_not_found(call, rule, bus);
-    sqlite3_stmt *st = query(ev, "SELECT spec FROM event_targets WHERE bus=?1 AND rule=?2 ORDER BY id");
+    sqlite3_stmt *st =
+        query(ev, "SELECT spec FROM event_targets WHERE bus=?1 AND rule=?2 ORDER BY id");
     if (!st) return internal(call);
     sqlite3_bind_text(st, 1, bus, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, rule, -1, SQLITE_STATIC);
@@ -520,7 +564,8 @@ static void op_list_rule_names_by_target(void *svc, sl_json_call *call, json_t *
     const char *arn = sl_json_str_req(call, in, "TargetArn");
     char bus[256];
     if (!arn || !resolve_bus(ev, call, in, "EventBusName", bus, sizeof bus)) return;
-    sqlite3_stmt *st = query(ev, "SELECT DISTINCT rule FROM event_targets WHERE bus=?1 AND arn=?2 ORDER BY rule");
+    sqlite3_stmt *st =
+        query(ev, "SELECT DISTINCT rule FROM event_targets WHERE bus=?1 AND arn=?2 ORDER BY rule");
     if (!st) return internal(call);
     sqlite3_bind_text(st, 1, bus, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, arn, -1, SQLITE_STATIC);
@@ -542,7 +587,8 @@ static int put_events_job(sqlite3 *db, void *arg) {
     size_t i;
     json_t *r;
     json_array_foreach(a->routes, i, r) {
-        if (ev_route(a->ev, db, json_string_value(json_array_get(r, 0)), json_array_get(r, 1)) < 0) return -1;
+        if (ev_route(a->ev, db, json_string_value(json_array_get(r, 0)), json_array_get(r, 1)) < 0)
+            return -1;
     }
     return 0;
 }
@@ -558,10 +604,12 @@ static void op_put_events(void *svc, sl_json_call *call, json_t *in) {
     json_t *entries = json_object_get(in, "Entries");
     if (!json_is_array(entries) || json_array_size(entries) < 1 || json_array_size(entries) > 10)
         return sl_json_fail(call, 400, "ValidationException",
-                            "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must "
+                            "1 validation error detected: Value at 'entries' failed to satisfy "
+                            "constraint: Member must "
                             "have length less than or equal to 10 and greater than or equal to 1");
     if (call->req->body.len > PUT_EVENTS_MAX_BYTES + 1024)
-        return sl_json_fail(call, 400, "ValidationException", "Total size of the entries in the request is over the limit.");
+        return sl_json_fail(call, 400, "ValidationException",
+                            "Total size of the entries in the request is over the limit.");
     json_t *results = json_array();
     put_events_args a = {ev, json_array()};
     int failed = 0;
@@ -574,16 +622,29 @@ static void op_put_events(void *svc, sl_json_call *call, json_t *in) {
         json_t *err = NULL;
         char bus[256];
         json_t *detail_json = NULL;
-        if (!source) err = entry_error("InvalidArgument", "Parameter %s is not valid. Reason: Source is a required argument.", "Source");
-        else if (!dt) err = entry_error("InvalidArgument", "Parameter %s is not valid. Reason: DetailType is a required argument.", "DetailType");
-        else if (!detail) err = entry_error("InvalidArgument", "Parameter %s is not valid. Reason: Detail is a required argument.", "Detail");
+        if (!source)
+            err = entry_error("InvalidArgument",
+                              "Parameter %s is not valid. Reason: Source is a required argument.",
+                              "Source");
+        else if (!dt)
+            err =
+                entry_error("InvalidArgument",
+                            "Parameter %s is not valid. Reason: DetailType is a required argument.",
+                            "DetailType");
+        else if (!detail)
+            err = entry_error("InvalidArgument",
+                              "Parameter %s is not valid. Reason: Detail is a required argument.",
+                              "Detail");
         else if (!(detail_json = json_loads(detail, 0, NULL)) || !json_is_object(detail_json))
             err = entry_error("MalformedDetail", "%s", "Detail is malformed.");
         else if (!strncmp(source, "aws.", 4))
-            err = entry_error("NotAuthorizedForSourceException", "Not authorized for the source %s.", source);
-        else if (!ev_bus_name(sl_json_str(e, "EventBusName"), bus, sizeof bus) || !ev_bus_exists(ev, bus))
+            err = entry_error("NotAuthorizedForSourceException",
+                              "Not authorized for the source %s.", source);
+        else if (!ev_bus_name(sl_json_str(e, "EventBusName"), bus, sizeof bus) ||
+                 !ev_bus_exists(ev, bus))
             err = entry_error("InvalidArgument", "Event bus %s does not exist.",
-                              sl_json_str(e, "EventBusName") ? sl_json_str(e, "EventBusName") : "default");
+                              sl_json_str(e, "EventBusName") ? sl_json_str(e, "EventBusName")
+                                                             : "default");
         if (err) {
             json_decref(detail_json);
             json_array_append_new(results, err);
@@ -596,8 +657,9 @@ static void op_put_events(void *svc, sl_json_call *call, json_t *in) {
         else if (json_is_string(time) && sl_time_parse(json_string_value(time)) >= 0)
             ms = sl_time_parse(json_string_value(time));
         json_t *resources = json_object_get(e, "Resources");
-        json_t *event = ev_envelope(ev, source, dt, ms, json_is_array(resources) ? json_deep_copy(resources) : json_array(),
-                                    detail_json);
+        json_t *event = ev_envelope(
+            ev, source, dt, ms, json_is_array(resources) ? json_deep_copy(resources) : json_array(),
+            detail_json);
         json_array_append_new(results, json_pack("{s:O}", "EventId", json_object_get(event, "id")));
         json_array_append_new(a.routes, json_pack("[s,o]", bus, event));
     }
@@ -620,7 +682,8 @@ static void op_test_event_pattern(void *svc, sl_json_call *call, json_t *in) {
     sl_pattern *p = sl_pattern_compile(pattern, strlen(pattern), err, sizeof err);
     if (!p) return sl_json_fail(call, 400, "InvalidEventPatternException", "%s", err);
     json_t *e = json_loads(event, 0, NULL);
-    static const char *const required[] = {"id", "account", "source", "time", "region", "detail-type", NULL};
+    static const char *const required[] = {"id",     "account",     "source", "time",
+                                           "region", "detail-type", NULL};
     const char *missing = NULL;
     for (int i = 0; e && required[i] && !missing; i++)
         if (!json_object_get(e, required[i])) missing = required[i];
@@ -628,7 +691,8 @@ static void op_test_event_pattern(void *svc, sl_json_call *call, json_t *in) {
         sl_pattern_free(p);
         json_decref(e);
         if (missing)
-            return sl_json_fail(call, 400, "ValidationException", "Parameter Event is not valid: the field '%s' is missing.",
+            return sl_json_fail(call, 400, "ValidationException",
+                                "Parameter Event is not valid: the field '%s' is missing.",
                                 missing);
         return sl_json_fail(call, 400, "ValidationException", "Parameter Event is not valid.");
     }
@@ -643,10 +707,12 @@ static void op_test_event_pattern(void *svc, sl_json_call *call, json_t *in) {
 static void resource_arn(sl_events *ev, const char *kind, const char *name, char *out, size_t n) {
     char uuid[37];
     sl_id_uuid(uuid);
-    snprintf(out, n, "arn:aws:events:%s:%s:%s/%s/%s", ev->cfg->region, ev->cfg->account_id, kind, name, uuid);
+    snprintf(out, n, "arn:aws:events:%s:%s:%s/%s/%s", ev->cfg->region, ev->cfg->account_id, kind,
+             name, uuid);
 }
 
-static json_t *load_named(sl_events *ev, const char *table, const char *name, int64_t *created, int64_t *modified) {
+static json_t *load_named(sl_events *ev, const char *table, const char *name, int64_t *created,
+                          int64_t *modified) {
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT spec, created_ms, modified_ms FROM %s WHERE name=?1", table);
     sqlite3_stmt *st = query(ev, sql);
@@ -664,7 +730,8 @@ static json_t *load_named(sl_events *ev, const char *table, const char *name, in
 
 static int insert_named(sl_events *ev, const char *table, const char *name, json_t *spec) {
     char sql[200];
-    snprintf(sql, sizeof sql, "INSERT INTO %s (name, spec, created_ms, modified_ms) VALUES (?1, ?2, ?3, ?3)", table);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s (name, spec, created_ms, modified_ms) VALUES (?1, ?2, ?3, ?3)", table);
     char *text = json_dumps(spec, JSON_COMPACT);
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)sl_now_ms());
@@ -682,56 +749,72 @@ static void op_create_connection(void *svc, sl_json_call *call, json_t *in) {
     if (!type) return;
     if (!name_ok(name, 64)) return invalid_name(call, "name", name);
     json_t *auth = json_object_get(in, "AuthParameters");
-    if (!json_is_object(auth)) return sl_json_fail(call, 400, "ValidationException", "AuthParameters must be provided.");
+    if (!json_is_object(auth))
+        return sl_json_fail(call, 400, "ValidationException", "AuthParameters must be provided.");
     if (!strcmp(type, "API_KEY")) {
         json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
         if (!sl_json_str(k, "ApiKeyName") || !sl_json_str(k, "ApiKeyValue"))
-            return sl_json_fail(call, 400, "ValidationException", "ApiKeyAuthParameters needs ApiKeyName and ApiKeyValue.");
+            return sl_json_fail(call, 400, "ValidationException",
+                                "ApiKeyAuthParameters needs ApiKeyName and ApiKeyValue.");
     } else if (!strcmp(type, "BASIC")) {
         json_t *b = json_object_get(auth, "BasicAuthParameters");
         if (!sl_json_str(b, "Username") || !sl_json_str(b, "Password"))
-            return sl_json_fail(call, 400, "ValidationException", "BasicAuthParameters needs Username and Password.");
+            return sl_json_fail(call, 400, "ValidationException",
+                                "BasicAuthParameters needs Username and Password.");
     } else if (!strcmp(type, "OAUTH_CLIENT_CREDENTIALS")) {
         return sl_json_fail(call, 400, "ValidationException",
-                            "Sluice does not support OAUTH_CLIENT_CREDENTIALS connections yet; use API_KEY or BASIC.");
+                            "Sluice does not support OAUTH_CLIENT_CREDENTIALS connections yet; use "
+                            "API_KEY or BASIC.");
     } else {
-        return sl_json_fail(call, 400, "ValidationException",
-                            "1 validation error detected: Value '%s' at 'authorizationType' failed to satisfy "
-                            "constraint: Member must satisfy enum value set: [BASIC, OAUTH_CLIENT_CREDENTIALS, API_KEY]",
-                            type);
+        return sl_json_fail(
+            call, 400, "ValidationException",
+            "1 validation error detected: Value '%s' at 'authorizationType' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [BASIC, OAUTH_CLIENT_CREDENTIALS, "
+            "API_KEY]",
+            type);
     }
     char arn[512];
     resource_arn(ev, "connection", name, arn, sizeof arn);
-    json_t *spec = json_pack("{s:s,s:s,s:s,s:O}", "Name", name, "ConnectionArn", arn, "AuthorizationType", type,
-                             "AuthParameters", auth);
-    if (sl_json_str(in, "Description")) json_object_set(spec, "Description", json_object_get(in, "Description"));
+    json_t *spec = json_pack("{s:s,s:s,s:s,s:O}", "Name", name, "ConnectionArn", arn,
+                             "AuthorizationType", type, "AuthParameters", auth);
+    if (sl_json_str(in, "Description"))
+        json_object_set(spec, "Description", json_object_get(in, "Description"));
     int rc = insert_named(ev, "event_connections", name, spec);
     json_decref(spec);
-    if (rc == 1) return sl_json_fail(call, 400, "ResourceAlreadyExistsException", "Connection %s already exists.", name);
+    if (rc == 1)
+        return sl_json_fail(call, 400, "ResourceAlreadyExistsException",
+                            "Connection %s already exists.", name);
     if (rc != 0) return internal(call);
     double now = epoch_s(sl_now_ms());
-    sl_json_reply(call, json_pack("{s:s,s:s,s:f,s:f}", "ConnectionArn", arn, "ConnectionState", "AUTHORIZED",
-                                  "CreationTime", now, "LastModifiedTime", now));
+    sl_json_reply(call, json_pack("{s:s,s:s,s:f,s:f}", "ConnectionArn", arn, "ConnectionState",
+                                  "AUTHORIZED", "CreationTime", now, "LastModifiedTime", now));
 }
 
 /* The secret parts of a connection are never returned. */
 static json_t *public_auth(const json_t *auth) {
     json_t *out = json_object();
     json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
-    if (k) json_object_set_new(out, "ApiKeyAuthParameters", json_pack("{s:O}", "ApiKeyName", json_object_get(k, "ApiKeyName")));
+    if (k)
+        json_object_set_new(out, "ApiKeyAuthParameters",
+                            json_pack("{s:O}", "ApiKeyName", json_object_get(k, "ApiKeyName")));
     json_t *b = json_object_get(auth, "BasicAuthParameters");
-    if (b) json_object_set_new(out, "BasicAuthParameters", json_pack("{s:O}", "Username", json_object_get(b, "Username")));
+    if (b)
+        json_object_set_new(out, "BasicAuthParameters",
+                            json_pack("{s:O}", "Username", json_object_get(b, "Username")));
     return out;
 }
 
 static json_t *connection_json(json_t *spec, int64_t created, int64_t modified, bool full) {
-    json_t *o = json_pack("{s:O,s:O,s:s,s:O,s:f,s:f}", "Name", json_object_get(spec, "Name"), "ConnectionArn",
-                          json_object_get(spec, "ConnectionArn"), "ConnectionState", "AUTHORIZED", "AuthorizationType",
-                          json_object_get(spec, "AuthorizationType"), "CreationTime", epoch_s(created), "LastModifiedTime",
-                          epoch_s(modified));
+    json_t *o =
+        json_pack("{s:O,s:O,s:s,s:O,s:f,s:f}", "Name", json_object_get(spec, "Name"),
+                  "ConnectionArn", json_object_get(spec, "ConnectionArn"), "ConnectionState",
+                  "AUTHORIZED", "AuthorizationType", json_object_get(spec, "AuthorizationType"),
+                  "CreationTime", epoch_s(created), "LastModifiedTime", epoch_s(modified));
     if (full) {
-        json_object_set_new(o, "AuthParameters", public_auth(json_object_get(spec, "AuthParameters")));
-        if (json_object_get(spec, "Description")) json_object_set(o, "Description", json_object_get(spec, "Description"));
+        json_object_set_new(o, "AuthParameters",
+                            public_auth(json_object_get(spec, "AuthParameters")));
+        if (json_object_get(spec, "Description"))
+            json_object_set(o, "Description", json_object_get(spec, "Description"));
     }
     return o;
 }
@@ -742,7 +825,10 @@ static void op_describe_connection(void *svc, sl_json_call *call, json_t *in) {
     if (!name) return;
     int64_t c = 0, m = 0;
     json_t *spec = load_named(ev, "event_connections", name, &c, &m);
-    if (!spec) return sl_json_fail(call, 400, "ResourceNotFoundException", "Failed to describe the connection(s). Connection '%s' does not exist.", name);
+    if (!spec)
+        return sl_json_fail(call, 400, "ResourceNotFoundException",
+                            "Failed to describe the connection(s). Connection '%s' does not exist.",
+                            name);
     json_t *out = connection_json(spec, c, m, true);
     json_decref(spec);
     sl_json_reply(call, out);
@@ -758,7 +844,8 @@ static void list_named(sl_events *ev, sl_json_call *call, const char *table, con
     while (sqlite3_step(st) == SQLITE_ROW) {
         json_t *spec = json_loads(col(st, 0), 0, NULL);
         if (!spec) continue;
-        json_array_append_new(list, render(spec, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), false));
+        json_array_append_new(
+            list, render(spec, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), false));
         json_decref(spec);
     }
     sqlite3_finalize(st);
@@ -770,14 +857,17 @@ static void op_list_connections(void *svc, sl_json_call *call, json_t *in) {
     list_named(svc, call, "event_connections", "Connections", connection_json);
 }
 
-static void delete_named(sl_events *ev, sl_json_call *call, json_t *in, const char *table, const char *what) {
+static void delete_named(sl_events *ev, sl_json_call *call, json_t *in, const char *table,
+                         const char *what) {
     const char *name = sl_json_str_req(call, in, "Name");
     if (!name) return;
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM %s WHERE name=?1", table);
     exec_args a = {.sql = sql, .args = {name}, .nargs = 1};
     if (sl_store_write(ev->store, exec_job, &a) != 0) return internal(call);
-    if (!a.changes) return sl_json_fail(call, 400, "ResourceNotFoundException", "%s '%s' does not exist.", what, name);
+    if (!a.changes)
+        return sl_json_fail(call, 400, "ResourceNotFoundException", "%s '%s' does not exist.", what,
+                            name);
     sl_json_reply(call, NULL);
 }
 
@@ -796,35 +886,48 @@ static void op_create_api_destination(void *svc, sl_json_call *call, json_t *in)
     const char *method = sl_json_str_req(call, in, "HttpMethod");
     if (!method) return;
     if (!name_ok(name, 64)) return invalid_name(call, "name", name);
-    static const char *const methods[] = {"POST", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE", NULL};
+    static const char *const methods[] = {"POST", "GET",   "HEAD",   "OPTIONS",
+                                          "PUT",  "PATCH", "DELETE", NULL};
     bool mok = false;
     for (int i = 0; methods[i]; i++) mok |= !strcmp(method, methods[i]);
-    if (!mok) return sl_json_fail(call, 400, "ValidationException", "HttpMethod %s is not valid.", method);
+    if (!mok)
+        return sl_json_fail(call, 400, "ValidationException", "HttpMethod %s is not valid.",
+                            method);
     /* AWS demands https; a local pipeline talks to local hosts, so http is allowed too. */
     if (strncmp(endpoint, "https://", 8) != 0 && strncmp(endpoint, "http://", 7) != 0)
-        return sl_json_fail(call, 400, "ValidationException", "InvocationEndpoint must be an http(s) URL.");
+        return sl_json_fail(call, 400, "ValidationException",
+                            "InvocationEndpoint must be an http(s) URL.");
     const char *cn = strstr(conn, ":connection/");
     char cname[128] = "";
     if (cn) snprintf(cname, sizeof cname, "%.*s", (int)strcspn(cn + 12, "/"), cn + 12);
     json_t *cspec = cname[0] ? load_named(ev, "event_connections", cname, NULL, NULL) : NULL;
-    if (!cspec) return sl_json_fail(call, 400, "ResourceNotFoundException", "Connection '%s' does not exist.", conn);
+    if (!cspec)
+        return sl_json_fail(call, 400, "ResourceNotFoundException",
+                            "Connection '%s' does not exist.", conn);
     json_decref(cspec);
     json_t *rate = json_object_get(in, "InvocationRateLimitPerSecond");
-    if (rate && (!json_is_integer(rate) || json_integer_value(rate) < 1 || json_integer_value(rate) > 300))
-        return sl_json_fail(call, 400, "ValidationException", "InvocationRateLimitPerSecond must be between 1 and 300.");
+    if (rate &&
+        (!json_is_integer(rate) || json_integer_value(rate) < 1 || json_integer_value(rate) > 300))
+        return sl_json_fail(call, 400, "ValidationException",
+                            "InvocationRateLimitPerSecond must be between 1 and 300.");
     char arn[512];
     resource_arn(ev, "api-destination", name, arn, sizeof arn);
-    json_t *spec = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "Name", name, "ApiDestinationArn", arn, "ConnectionArn", conn,
-                             "InvocationEndpoint", endpoint, "HttpMethod", method, "InvocationRateLimitPerSecond",
+    json_t *spec = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "Name", name, "ApiDestinationArn", arn,
+                             "ConnectionArn", conn, "InvocationEndpoint", endpoint, "HttpMethod",
+                             method, "InvocationRateLimitPerSecond",
                              rate ? json_integer_value(rate) : (json_int_t)300);
-    if (sl_json_str(in, "Description")) json_object_set(spec, "Description", json_object_get(in, "Description"));
+    if (sl_json_str(in, "Description"))
+        json_object_set(spec, "Description", json_object_get(in, "Description"));
     int rc = insert_named(ev, "event_api_destinations", name, spec);
     json_decref(spec);
-    if (rc == 1) return sl_json_fail(call, 400, "ResourceAlreadyExistsException", "An api-destination '%s' already exists.", name);
+    if (rc == 1)
+        return sl_json_fail(call, 400, "ResourceAlreadyExistsException",
+                            "An api-destination '%s' already exists.", name);
     if (rc != 0) return internal(call);
     double now = epoch_s(sl_now_ms());
-    sl_json_reply(call, json_pack("{s:s,s:s,s:f,s:f}", "ApiDestinationArn", arn, "ApiDestinationState", "ACTIVE",
-                                  "CreationTime", now, "LastModifiedTime", now));
+    sl_json_reply(call,
+                  json_pack("{s:s,s:s,s:f,s:f}", "ApiDestinationArn", arn, "ApiDestinationState",
+                            "ACTIVE", "CreationTime", now, "LastModifiedTime", now));
 }
 
 static json_t *destination_json(json_t *spec, int64_t c, int64_t m, bool full) {
@@ -842,7 +945,9 @@ static void op_describe_api_destination(void *svc, sl_json_call *call, json_t *i
     if (!name) return;
     int64_t c = 0, m = 0;
     json_t *spec = load_named(ev, "event_api_destinations", name, &c, &m);
-    if (!spec) return sl_json_fail(call, 400, "ResourceNotFoundException", "An api-destination '%s' does not exist.", name);
+    if (!spec)
+        return sl_json_fail(call, 400, "ResourceNotFoundException",
+                            "An api-destination '%s' does not exist.", name);
     json_t *out = destination_json(spec, c, m, true);
     json_decref(spec);
     sl_json_reply(call, out);

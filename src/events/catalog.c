@@ -11,14 +11,17 @@
 #include "events/events_internal.h"
 
 void ev_bus_arn(const sl_events *ev, const char *bus, char *out, size_t n) {
-    snprintf(out, n, "arn:aws:events:%s:%s:event-bus/%s", ev->cfg->region, ev->cfg->account_id, bus);
+    snprintf(out, n, "arn:aws:events:%s:%s:event-bus/%s", ev->cfg->region, ev->cfg->account_id,
+             bus);
 }
 
 void ev_rule_arn(const sl_events *ev, const char *bus, const char *rule, char *out, size_t n) {
     if (!strcmp(bus, "default"))
-        snprintf(out, n, "arn:aws:events:%s:%s:rule/%s", ev->cfg->region, ev->cfg->account_id, rule);
+        snprintf(out, n, "arn:aws:events:%s:%s:rule/%s", ev->cfg->region, ev->cfg->account_id,
+                 rule);
     else
-        snprintf(out, n, "arn:aws:events:%s:%s:rule/%s/%s", ev->cfg->region, ev->cfg->account_id, bus, rule);
+        snprintf(out, n, "arn:aws:events:%s:%s:rule/%s/%s", ev->cfg->region, ev->cfg->account_id,
+                 bus, rule);
 }
 
 bool ev_bus_name(const char *name_or_arn, char *out, size_t n) {
@@ -67,8 +70,9 @@ static void load_bus(sl_events *ev, sqlite3 *db, const char *bus) {
     sl_matcher *m = sl_matcher_new();
     free_rates_of(ev, bus);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT name, pattern, schedule FROM event_rules WHERE bus=?1 AND state='ENABLED'", -1,
-                           &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            db, "SELECT name, pattern, schedule FROM event_rules WHERE bus=?1 AND state='ENABLED'",
+            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, bus, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -76,7 +80,8 @@ static void load_bus(sl_events *ev, sqlite3 *db, const char *bus) {
             const char *schedule = (const char *)sqlite3_column_text(st, 2);
             char err[256];
             if (pattern && sl_matcher_add(m, name, pattern, strlen(pattern), err, sizeof err) != 0)
-                sl_warn("\"stored rule pattern does not compile\" bus=%s rule=%s detail=\"%s\"", bus, name, err);
+                sl_warn("\"stored rule pattern does not compile\" bus=%s rule=%s detail=\"%s\"",
+                        bus, name, err);
             sl_schedule *sched = schedule ? sl_schedule_parse(schedule, err, sizeof err) : NULL;
             if (sched) {
                 rate_rule *r = sl_xcalloc(1, sizeof *r);
@@ -102,7 +107,8 @@ int ev_catalog_load(sl_events *ev, char *err, size_t errlen) {
         return -1;
     }
     pthread_rwlock_wrlock(&ev->lock);
-    while (sqlite3_step(st) == SQLITE_ROW) load_bus(ev, db, (const char *)sqlite3_column_text(st, 0));
+    while (sqlite3_step(st) == SQLITE_ROW)
+        load_bus(ev, db, (const char *)sqlite3_column_text(st, 0));
     pthread_rwlock_unlock(&ev->lock);
     sqlite3_finalize(st);
     return 0;
@@ -133,8 +139,8 @@ void ev_catalog_free(sl_events *ev) {
     }
 }
 
-size_t ev_catalog_match(sl_events *ev, const char *bus, const json_t *event, void (*fn)(void *ctx, const char *rule),
-                        void *ctx) {
+size_t ev_catalog_match(sl_events *ev, const char *bus, const json_t *event,
+                        void (*fn)(void *ctx, const char *rule), void *ctx) {
     size_t n = 0;
     pthread_rwlock_rdlock(&ev->lock);
     bus_matcher *b = find_bus(ev, bus);
@@ -146,10 +152,11 @@ size_t ev_catalog_match(sl_events *ev, const char *bus, const json_t *event, voi
 bool ev_bus_exists(sl_events *ev, const char *bus) {
     sqlite3 *db = sl_store_reader(ev->store);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM event_buses WHERE name=?1", -1, &st, NULL) != SQLITE_OK) return false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM event_buses WHERE name=?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return false;
     sqlite3_bind_text(st, 1, bus, -1, SQLITE_STATIC);
     bool found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return found;
 }
-

@@ -14,19 +14,19 @@
 #include "core/ids.h"
 
 static int usage(void) {
-    fprintf(stderr,
-            "usage: sluice dead-letters list [--data DIR]\n"
-            "       sluice dead-letters redrive [--data DIR] (--all | ID...)\n"
-            "       sluice dead-letters purge [--data DIR] (--all | ID...)\n");
+    fprintf(stderr, "usage: sluice dead-letters list [--data DIR]\n"
+                    "       sluice dead-letters redrive [--data DIR] (--all | ID...)\n"
+                    "       sluice dead-letters purge [--data DIR] (--all | ID...)\n");
     return 2;
 }
 
 static int list(sqlite3 *db) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, bus, rule, target, event, attempts, last_error FROM event_deliveries"
-                           " WHERE state='dead' ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT id, bus, rule, target, event, attempts, last_error FROM event_deliveries"
+            " WHERE state='dead' ORDER BY id",
+            -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "sluice: %s\n", sqlite3_errmsg(db));
         return 1;
     }
@@ -34,13 +34,14 @@ static int list(sqlite3 *db) {
     while (sqlite3_step(st) == SQLITE_ROW) {
         json_t *target = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
         json_t *event = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
-        json_array_append_new(out, json_pack("{s:I,s:s,s:s,s:O?,s:o?,s:o?,s:i,s:s?}", "Id",
-                                             (json_int_t)sqlite3_column_int64(st, 0), "EventBusName",
-                                             (const char *)sqlite3_column_text(st, 1), "Rule",
-                                             (const char *)sqlite3_column_text(st, 2), "TargetArn",
-                                             json_object_get(target, "Arn"), "Target", target, "Event", event,
-                                             "Attempts", sqlite3_column_int(st, 5), "LastError",
-                                             (const char *)sqlite3_column_text(st, 6)));
+        json_array_append_new(out,
+                              json_pack("{s:I,s:s,s:s,s:O?,s:o?,s:o?,s:i,s:s?}", "Id",
+                                        (json_int_t)sqlite3_column_int64(st, 0), "EventBusName",
+                                        (const char *)sqlite3_column_text(st, 1), "Rule",
+                                        (const char *)sqlite3_column_text(st, 2), "TargetArn",
+                                        json_object_get(target, "Arn"), "Target", target, "Event",
+                                        event, "Attempts", sqlite3_column_int(st, 5), "LastError",
+                                        (const char *)sqlite3_column_text(st, 6)));
     }
     sqlite3_finalize(st);
     json_t *doc = json_pack("{s:o}", "DeadLetters", out);
@@ -51,7 +52,8 @@ static int list(sqlite3 *db) {
     return 0;
 }
 
-static int apply(sqlite3 *db, const char *sql_all, const char *sql_one, int argc, char **argv, bool all) {
+static int apply(sqlite3 *db, const char *sql_all, const char *sql_one, int argc, char **argv,
+                 bool all) {
     sqlite3_busy_timeout(db, 10000);
     int changed = 0;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) goto fail;
@@ -106,7 +108,8 @@ int sl_dead_letters_main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/sluice.db", data);
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        fprintf(stderr, "sluice: cannot open %s: %s\n", path, db ? sqlite3_errmsg(db) : "out of memory");
+        fprintf(stderr, "sluice: cannot open %s: %s\n", path,
+                db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         free(ids);
         return 1;
@@ -116,12 +119,15 @@ int sl_dead_letters_main(int argc, char **argv) {
         rc = list(db);
     } else if (!strcmp(cmd, "redrive") && (all || nids)) {
         rc = apply(db,
-                   "UPDATE event_deliveries SET state='pending', attempts=0, next_ms=?1 WHERE state='dead'",
-                   "UPDATE event_deliveries SET state='pending', attempts=0, next_ms=?1 WHERE state='dead' AND id=?2",
+                   "UPDATE event_deliveries SET state='pending', attempts=0, next_ms=?1 WHERE "
+                   "state='dead'",
+                   "UPDATE event_deliveries SET state='pending', attempts=0, next_ms=?1 WHERE "
+                   "state='dead' AND id=?2",
                    nids, ids, all);
     } else if (!strcmp(cmd, "purge") && (all || nids)) {
         rc = apply(db, "DELETE FROM event_deliveries WHERE state='dead' AND ?1 > 0",
-                   "DELETE FROM event_deliveries WHERE state='dead' AND ?1 > 0 AND id=?2", nids, ids, all);
+                   "DELETE FROM event_deliveries WHERE state='dead' AND ?1 > 0 AND id=?2", nids,
+                   ids, all);
     } else {
         rc = usage();
     }

@@ -48,7 +48,8 @@ static json_t *load_spec(sl_events *ev, const char *table, const char *name) {
     json_t *spec = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) spec = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        spec = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
     sqlite3_finalize(st);
     return spec;
 }
@@ -58,7 +59,8 @@ static size_t discard(char *p, size_t s, size_t n, void *u) {
     return s * n;
 }
 
-static struct curl_slist *add_header(const sl_curl_api *cu, struct curl_slist *h, const char *k, const char *v) {
+static struct curl_slist *add_header(const sl_curl_api *cu, struct curl_slist *h, const char *k,
+                                     const char *v) {
     sl_buf b;
     sl_buf_init(&b);
     sl_buf_printf(&b, "%s: %s", k, v);
@@ -90,8 +92,8 @@ static bool take_slot(sl_events *ev, const char *name, json_t *dest, int64_t *de
     return ok;
 }
 
-static int call_api_destination(sl_events *ev, const json_t *target, const char *body, bool *retryable,
-                                int64_t *defer_until, char *err, size_t errlen) {
+static int call_api_destination(sl_events *ev, const json_t *target, const char *body,
+                                bool *retryable, int64_t *defer_until, char *err, size_t errlen) {
     const char *arn = json_string_value(json_object_get(target, "Arn"));
     char dname[128], cname[128];
     *retryable = false;
@@ -168,18 +170,18 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     json_t *inv = json_object_get(auth, "InvocationHttpParameters");
     size_t i;
     json_t *kv;
-    json_array_foreach(json_object_get(inv, "HeaderParameters"), i, kv)
-        headers = add_header(cu, headers, json_string_value(json_object_get(kv, "Key")),
-                             json_string_value(json_object_get(kv, "Value")));
+    json_array_foreach(json_object_get(inv, "HeaderParameters"), i, kv) headers =
+        add_header(cu, headers, json_string_value(json_object_get(kv, "Key")),
+                   json_string_value(json_object_get(kv, "Value")));
     json_array_foreach(json_object_get(inv, "QueryStringParameters"), i, kv)
         add_query(&url, &first, json_string_value(json_object_get(kv, "Key")),
                   json_string_value(json_object_get(kv, "Value")));
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(hp, "HeaderParameters"), k, v)
-        if (json_is_string(v)) headers = add_header(cu, headers, k, json_string_value(v));
-    json_object_foreach(json_object_get(hp, "QueryStringParameters"), k, v)
-        if (json_is_string(v)) add_query(&url, &first, k, json_string_value(v));
+    json_object_foreach(json_object_get(hp, "HeaderParameters"), k, v) if (json_is_string(v))
+        headers = add_header(cu, headers, k, json_string_value(v));
+    json_object_foreach(json_object_get(hp, "QueryStringParameters"), k, v) if (json_is_string(v))
+        add_query(&url, &first, k, json_string_value(v));
 
     /* One handle for the dispatcher thread: curl keeps its connections alive between calls. */
     if (!ev->curl) ev->curl = cu->easy_init();
@@ -187,7 +189,8 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     cu->easy_reset(curl);
     cu->easy_setopt(curl, CURLOPT_URL, url.data);
     cu->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
-    bool has_body = !method || (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE"));
+    bool has_body =
+        !method || (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE"));
     if (has_body) {
         cu->easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         cu->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -211,7 +214,8 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
         rc = -1;
     } else if (status < 200 || status > 299) {
         snprintf(err, errlen, "%s answered HTTP %ld", url.data, status);
-        *retryable = status == 401 || status == 407 || status == 409 || status == 429 || status >= 500;
+        *retryable =
+            status == 401 || status == 407 || status == 409 || status == 429 || status >= 500;
         rc = -1;
     }
     sl_buf_free(&url);
@@ -220,8 +224,8 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     return rc;
 }
 
-int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retryable, int64_t *defer_until_ms,
-               char *err, size_t errlen) {
+int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retryable,
+               int64_t *defer_until_ms, char *err, size_t errlen) {
     const char *arn = json_string_value(json_object_get(target, "Arn"));
     *retryable = false;
     if (arn && strstr(arn, ":api-destination/"))

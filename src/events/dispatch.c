@@ -14,10 +14,10 @@
 #include "core/log.h"
 #include "events/events_internal.h"
 
-#define OUTBOX_BATCH 256
-#define DELIVERY_BATCH 32
+#define OUTBOX_BATCH         256
+#define DELIVERY_BATCH       32
 #define DEFAULT_MAX_ATTEMPTS 185
-#define DEFAULT_MAX_AGE_S 86400
+#define DEFAULT_MAX_AGE_S    86400
 
 void ev_dispatch_kick(void *arg) {
     sl_events *ev = arg;
@@ -42,12 +42,13 @@ typedef struct {
 
 static void queue_rule_targets(route_ctx *rc, const char *rule) {
     sqlite3_stmt *st = NULL, *ins = NULL;
-    if (sqlite3_prepare_v2(rc->db, "SELECT spec FROM event_targets WHERE bus=?1 AND rule=?2", -1, &st, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(rc->db,
-                           "INSERT INTO event_deliveries (bus, rule, target, event, event_ms, next_ms)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                           -1, &ins, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(rc->db, "SELECT spec FROM event_targets WHERE bus=?1 AND rule=?2", -1,
+                           &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(
+            rc->db,
+            "INSERT INTO event_deliveries (bus, rule, target, event, event_ms, next_ms)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            -1, &ins, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
         rc->failed = true;
         return;
@@ -123,7 +124,8 @@ static int drain_run(sqlite3 *db, void *arg) {
         json_decref(events);
     }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM outbox WHERE id <= ?1", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(db, "DELETE FROM outbox WHERE id <= ?1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
     sqlite3_bind_int64(st, 1, dj->max_id);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -134,7 +136,8 @@ static int drain_run(sqlite3 *db, void *arg) {
 static int drain_outbox(sl_events *ev) {
     sqlite3 *db = sl_store_reader(ev->store);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT id, kind, payload FROM outbox ORDER BY id LIMIT ?1", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT id, kind, payload FROM outbox ORDER BY id LIMIT ?1", -1, &st,
+                           NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int(st, 1, OUTBOX_BATCH);
     drain_job dj = {.ev = ev, .rows = json_array()};
@@ -142,8 +145,9 @@ static int drain_outbox(sl_events *ev) {
         int64_t id = sqlite3_column_int64(st, 0);
         json_t *payload = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
         if (payload)
-            json_array_append_new(dj.rows, json_pack("[I,s,o]", (json_int_t)id, (const char *)sqlite3_column_text(st, 1),
-                                                     payload));
+            json_array_append_new(dj.rows,
+                                  json_pack("[I,s,o]", (json_int_t)id,
+                                            (const char *)sqlite3_column_text(st, 1), payload));
         dj.max_id = id;
     }
     sqlite3_finalize(st);
@@ -188,7 +192,8 @@ static int64_t fire_schedules(sl_events *ev) {
         if (r->next_ms >= 0 && r->next_ms <= now) {
             char arn[512];
             ev_rule_arn(ev, r->bus, r->name, arn, sizeof arn);
-            json_t *e = ev_envelope(ev, "aws.events", "Scheduled Event", now, json_pack("[s]", arn), json_object());
+            json_t *e = ev_envelope(ev, "aws.events", "Scheduled Event", now, json_pack("[s]", arn),
+                                    json_object());
             json_array_append_new(fj.fires, json_pack("[s,s,o]", r->bus, r->name, e));
             r->next_ms = sl_schedule_next(r->schedule, now);
         }
@@ -222,11 +227,14 @@ typedef struct {
 static int settle_run(sqlite3 *db, void *arg) {
     settle_job *sj = arg;
     sqlite3_stmt *del = NULL, *retry = NULL, *dead = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM event_deliveries WHERE id=?1", -1, &del, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "UPDATE event_deliveries SET attempts=?2, next_ms=?3, last_error=?4 WHERE id=?1", -1,
-                           &retry, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "UPDATE event_deliveries SET attempts=?2, state='dead', last_error=?3 WHERE id=?1", -1,
-                           &dead, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "DELETE FROM event_deliveries WHERE id=?1", -1, &del, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(
+            db, "UPDATE event_deliveries SET attempts=?2, next_ms=?3, last_error=?4 WHERE id=?1",
+            -1, &retry, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(
+            db, "UPDATE event_deliveries SET attempts=?2, state='dead', last_error=?3 WHERE id=?1",
+            -1, &dead, NULL) != SQLITE_OK) {
         sqlite3_finalize(del);
         sqlite3_finalize(retry);
         return -1;
@@ -251,7 +259,9 @@ static int settle_run(sqlite3 *db, void *arg) {
     size_t i;
     json_t *f;
     json_array_foreach(sj->forwards, i, f) {
-        if (!rc && ev_route(sj->ev, db, json_string_value(json_array_get(f, 0)), json_array_get(f, 1)) < 0) rc = -1;
+        if (!rc &&
+            ev_route(sj->ev, db, json_string_value(json_array_get(f, 0)), json_array_get(f, 1)) < 0)
+            rc = -1;
     }
     sqlite3_finalize(del);
     sqlite3_finalize(retry);
@@ -270,11 +280,12 @@ static int64_t run_deliveries(sl_events *ev) {
     sqlite3 *db = sl_store_reader(ev->store);
     sqlite3_stmt *st = NULL;
     int64_t now = sl_now_ms();
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, target, event, event_ms, attempts, bus, rule FROM event_deliveries"
-                           " WHERE state='pending'"
-                           " AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT id, target, event, event_ms, attempts, bus, rule FROM event_deliveries"
+            " WHERE state='pending'"
+            " AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2",
+            -1, &st, NULL) != SQLITE_OK)
         return 1000;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, DELIVERY_BATCH);
@@ -307,7 +318,9 @@ static int64_t run_deliveries(sl_events *ev) {
             char rule_arn[512];
             ev_rule_arn(ev, bus, rule, rule_arn, sizeof rule_arn);
             char *body = ev_transform(target, event, rule_arn, rule, o->error, sizeof o->error);
-            int rc = body ? ev_deliver(ev, target, body, &retryable, &defer_until, o->error, sizeof o->error) : -1;
+            int rc = body ? ev_deliver(ev, target, body, &retryable, &defer_until, o->error,
+                                       sizeof o->error)
+                          : -1;
             free(body);
             o->ok = rc == 0;
             if (rc == 1) {
@@ -327,18 +340,20 @@ static int64_t run_deliveries(sl_events *ev) {
                 o->retry = o->attempts <= max_attempts && o->next_ms - event_ms <= max_age;
             }
         }
-        if (!o->ok && strcmp(o->error, "deferred by the destination's rate limit") != 0) sl_info("\"delivery failed\" id=%lld attempt=%d retry=%s error=\"%s\"", (long long)o->id, o->attempts,
-                            o->retry ? "yes" : "no", o->error);
+        if (!o->ok && strcmp(o->error, "deferred by the destination's rate limit") != 0)
+            sl_info("\"delivery failed\" id=%lld attempt=%d retry=%s error=\"%s\"",
+                    (long long)o->id, o->attempts, o->retry ? "yes" : "no", o->error);
         json_decref(target);
         json_decref(event);
     }
     sqlite3_finalize(st);
-    if (sj.n && sl_store_write(ev->store, settle_run, &sj) != 0) sl_error("\"delivery settle failed\"");
+    if (sj.n && sl_store_write(ev->store, settle_run, &sj) != 0)
+        sl_error("\"delivery settle failed\"");
     json_decref(sj.forwards);
     if (sj.n == DELIVERY_BATCH) return 0;
     int64_t next = INT64_MAX;
-    if (sqlite3_prepare_v2(db, "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'", -1, &st, NULL) ==
-        SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'",
+                           -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
             int64_t due = sqlite3_column_int64(st, 0) - sl_now_ms();
             next = due < 0 ? 0 : due;
@@ -372,8 +387,7 @@ static void *dispatcher_main(void *arg) {
         pthread_mutex_unlock(&ev->mu);
         if (stop) break;
         int drained;
-        while ((drained = drain_outbox(ev)) > 0) {
-        }
+        while ((drained = drain_outbox(ev)) > 0) {}
         int64_t a = fire_schedules(ev);
         int64_t b = run_deliveries(ev);
         wait_ms = a < b ? a : b;

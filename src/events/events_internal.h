@@ -47,7 +47,7 @@ struct sl_events {
     bool kicked;
     bool started;
 
-    void *curl; /* the dispatcher's HTTP handle: kept so connections are reused */
+    void *curl;              /* the dispatcher's HTTP handle: kept so connections are reused */
     pthread_mutex_t rate_mu; /* API destination rate limits */
     json_t *next_slot;       /* destination name -> next allowed ms */
 };
@@ -81,22 +81,22 @@ int ev_route(sl_events *ev, sqlite3 *db, const char *bus, const json_t *event);
  * when a logging trail selects the object). Appends to out. */
 void ev_s3_events(sl_events *ev, sqlite3 *db, const json_t *payload, int64_t sequence, json_t *out);
 /* A new event envelope: version, id, detail-type, source, account, time, region, resources. */
-json_t *ev_envelope(const sl_events *ev, const char *source, const char *detail_type, int64_t time_ms,
-                    json_t *resources, json_t *detail);
+json_t *ev_envelope(const sl_events *ev, const char *source, const char *detail_type,
+                    int64_t time_ms, json_t *resources, json_t *detail);
 
 /* transform.c: the body a target receives: Input, InputPath or InputTransformer applied to the
  * event (rule_arn/rule_name fill the <aws.events.rule-*> placeholders). NULL with err on
  * failure (the delivery then fails without retry). Caller frees. */
-char *ev_transform(const json_t *target, const json_t *event, const char *rule_arn, const char *rule_name, char *err,
-                   size_t errlen);
+char *ev_transform(const json_t *target, const json_t *event, const char *rule_arn,
+                   const char *rule_name, char *err, size_t errlen);
 /* Validates a target's Input/InputPath/InputTransformer at PutTargets time. */
 bool ev_transform_valid(const json_t *target, char *err, size_t errlen);
 
 /* deliver.c: sends body to one target. Returns 0 on success; 1 when the destination's rate
  * limit defers it until *defer_until_ms (not an attempt); -1 with err saying why and
  * *retryable whether the retry policy applies. */
-int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retryable, int64_t *defer_until_ms,
-               char *err, size_t errlen);
+int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retryable,
+               int64_t *defer_until_ms, char *err, size_t errlen);
 /* Which targets Sluice delivers to; false with err naming the service otherwise. */
 bool ev_target_supported(const char *arn, char *err, size_t errlen);
 

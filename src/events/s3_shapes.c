@@ -12,25 +12,30 @@
 #include "core/ids.h"
 #include "events/events_internal.h"
 
-json_t *ev_envelope(const sl_events *ev, const char *source, const char *detail_type, int64_t time_ms,
-                    json_t *resources, json_t *detail) {
+json_t *ev_envelope(const sl_events *ev, const char *source, const char *detail_type,
+                    int64_t time_ms, json_t *resources, json_t *detail) {
     char id[37], t[32];
     sl_id_uuid(id);
     sl_time_iso8601_ms(time_ms, t);
     /* EventBridge times have second precision: 2026-11-22T22:00:00Z */
     t[19] = 'Z';
     t[20] = 0;
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "version", "0", "id", id, "detail-type", detail_type,
-                     "source", source, "account", ev->cfg->account_id, "time", t, "region", ev->cfg->region,
-                     "resources", resources ? resources : json_array(), "detail", detail ? detail : json_object());
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "version", "0", "id", id,
+                     "detail-type", detail_type, "source", source, "account", ev->cfg->account_id,
+                     "time", t, "region", ev->cfg->region, "resources",
+                     resources ? resources : json_array(), "detail",
+                     detail ? detail : json_object());
 }
 
 static json_t *bucket_config(sqlite3 *db, const char *bucket) {
     sqlite3_stmt *st = NULL;
     json_t *cfg = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT config FROM buckets WHERE name=?1", -1, &st, NULL) != SQLITE_OK) return NULL;
+    if (sqlite3_prepare_v2(db, "SELECT config FROM buckets WHERE name=?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return NULL;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) cfg = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        cfg = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
     sqlite3_finalize(st);
     return cfg;
 }
@@ -55,9 +60,10 @@ static json_t *eventbridge_event(sl_events *ev, const json_t *p, const char *seq
         json_object_set(object, "etag", json_object_get(p, "etag"));
     }
     json_object_set_new(object, "sequencer", json_string(sequencer));
-    json_t *detail = json_pack("{s:s,s:{s:s},s:o,s:O,s:s,s:O}", "version", "0", "bucket", "name", bucket, "object",
-                               object, "request-id", json_object_get(p, "requestId"), "requester", ev->cfg->account_id,
-                               "source-ip-address", json_object_get(p, "sourceIp"));
+    json_t *detail =
+        json_pack("{s:s,s:{s:s},s:o,s:O,s:s,s:O}", "version", "0", "bucket", "name", bucket,
+                  "object", object, "request-id", json_object_get(p, "requestId"), "requester",
+                  ev->cfg->account_id, "source-ip-address", json_object_get(p, "sourceIp"));
     if (created) json_object_set(detail, "reason", json_object_get(p, "api"));
     if (!strcmp(dt, "Object Deleted")) {
         json_object_set_new(detail, "reason", json_string("DeleteObject"));
@@ -65,8 +71,8 @@ static json_t *eventbridge_event(sl_events *ev, const json_t *p, const char *seq
     }
     char arn[1200];
     snprintf(arn, sizeof arn, "arn:aws:s3:::%s", bucket);
-    return ev_envelope(ev, "aws.s3", dt, json_integer_value(json_object_get(p, "timeMs")), json_pack("[s]", arn),
-                       detail);
+    return ev_envelope(ev, "aws.s3", dt, json_integer_value(json_object_get(p, "timeMs")),
+                       json_pack("[s]", arn), detail);
 }
 
 /* True when a selector list selects a write to bucket/key. */
@@ -104,8 +110,9 @@ static bool selectors_select(const json_t *selectors, const char *bucket, const 
 static bool trail_selects(sqlite3 *db, const char *bucket, const char *key) {
     sqlite3_stmt *st = NULL;
     bool selected = false;
-    if (sqlite3_prepare_v2(db, "SELECT selectors FROM trails WHERE logging=1 AND selectors IS NOT NULL", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT selectors FROM trails WHERE logging=1 AND selectors IS NOT NULL",
+                           -1, &st, NULL) != SQLITE_OK)
         return false;
     while (!selected && sqlite3_step(st) == SQLITE_ROW) {
         json_t *sel = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
@@ -133,25 +140,31 @@ static json_t *cloudtrail_event(sl_events *ev, const json_t *p) {
     sl_buf_init(&bucket_arn);
     sl_buf_printf(&object_arn, "arn:aws:s3:::%s/%s", bucket, key);
     sl_buf_printf(&bucket_arn, "arn:aws:s3:::%s", bucket);
-    json_t *user = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", "Root", "principalId", principal, "arn", user_arn,
-                             "accountId", ev->cfg->account_id, "accessKeyId", json_object_get(p, "accessKey"));
-    json_t *request = json_pack("{s:s,s:s,s:s}", "bucketName", bucket, "Host", "s3.amazonaws.com", "key", key);
-    json_t *resources = json_pack("[{s:s,s:s},{s:s,s:s,s:s}]", "type", "AWS::S3::Object", "ARN", object_arn.data,
-                                  "accountId", ev->cfg->account_id, "type", "AWS::S3::Bucket", "ARN", bucket_arn.data);
+    json_t *user = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", "Root", "principalId", principal,
+                             "arn", user_arn, "accountId", ev->cfg->account_id, "accessKeyId",
+                             json_object_get(p, "accessKey"));
+    json_t *request =
+        json_pack("{s:s,s:s,s:s}", "bucketName", bucket, "Host", "s3.amazonaws.com", "key", key);
+    json_t *resources = json_pack("[{s:s,s:s},{s:s,s:s,s:s}]", "type", "AWS::S3::Object", "ARN",
+                                  object_arn.data, "accountId", ev->cfg->account_id, "type",
+                                  "AWS::S3::Bucket", "ARN", bucket_arn.data);
     json_t *ua = json_object_get(p, "userAgent");
-    json_t *detail = json_pack(
-        "{s:s,s:o,s:s,s:s,s:s,s:s,s:O,s:s,s:o,s:n,s:O,s:s,s:b,s:o,s:s,s:b,s:s,s:s}", "eventVersion", "1.08",
-        "userIdentity", user, "eventTime", t, "eventSource", "s3.amazonaws.com", "eventName", api, "awsRegion",
-        ev->cfg->region, "sourceIPAddress", json_object_get(p, "sourceIp"), "userAgent", ua ? json_string_value(ua) : "",
-        "requestParameters", request, "responseElements", "requestID", json_object_get(p, "requestId"), "eventID",
-        event_id, "readOnly", 0, "resources", resources, "eventType", "AwsApiCall", "managementEvent", 0,
-        "recipientAccountId", ev->cfg->account_id, "eventCategory", "Data");
+    json_t *detail =
+        json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:O,s:s,s:o,s:n,s:O,s:s,s:b,s:o,s:s,s:b,s:s,s:s}",
+                  "eventVersion", "1.08", "userIdentity", user, "eventTime", t, "eventSource",
+                  "s3.amazonaws.com", "eventName", api, "awsRegion", ev->cfg->region,
+                  "sourceIPAddress", json_object_get(p, "sourceIp"), "userAgent",
+                  ua ? json_string_value(ua) : "", "requestParameters", request, "responseElements",
+                  "requestID", json_object_get(p, "requestId"), "eventID", event_id, "readOnly", 0,
+                  "resources", resources, "eventType", "AwsApiCall", "managementEvent", 0,
+                  "recipientAccountId", ev->cfg->account_id, "eventCategory", "Data");
     sl_buf_free(&object_arn);
     sl_buf_free(&bucket_arn);
     return ev_envelope(ev, "aws.s3", "AWS API Call via CloudTrail", time_ms, json_array(), detail);
 }
 
-void ev_s3_events(sl_events *ev, sqlite3 *db, const json_t *payload, int64_t sequence, json_t *out) {
+void ev_s3_events(sl_events *ev, sqlite3 *db, const json_t *payload, int64_t sequence,
+                  json_t *out) {
     const char *bucket = json_string_value(json_object_get(payload, "bucket"));
     const char *key = json_string_value(json_object_get(payload, "key"));
     if (!bucket || !key) return;
@@ -164,5 +177,6 @@ void ev_s3_events(sl_events *ev, sqlite3 *db, const json_t *payload, int64_t seq
     }
     json_decref(cfg);
     if (trail_selects(db, bucket, key))
-        json_array_append_new(out, json_pack("{s:s,s:o}", "bus", "default", "event", cloudtrail_event(ev, payload)));
+        json_array_append_new(
+            out, json_pack("{s:s,s:o}", "bus", "default", "event", cloudtrail_event(ev, payload)));
 }

@@ -17,15 +17,15 @@ struct sl_schedule {
     int64_t period_ms; /* rate(); 0 for cron */
     uint64_t minutes;  /* bit m: minute m allowed */
     uint32_t hours;
-    uint32_t months;   /* bits 1..12 */
-    uint8_t dows;      /* bits 1..7, 1 = Sunday */
-    uint32_t doms;     /* bits 1..31 */
-    bool any_dom, any_dow; /* the field is '?' (or '*' while the other is '?') */
-    bool dom_last;         /* L */
-    int dom_last_offset;   /* L-3 */
-    int dom_weekday;       /* 15W -> 15; LW -> -1; 0 none */
-    int dow_last;          /* 5L -> 5 */
-    int dow_nth_day, dow_nth; /* 3#2 */
+    uint32_t months;            /* bits 1..12 */
+    uint8_t dows;               /* bits 1..7, 1 = Sunday */
+    uint32_t doms;              /* bits 1..31 */
+    bool any_dom, any_dow;      /* the field is '?' (or '*' while the other is '?') */
+    bool dom_last;              /* L */
+    int dom_last_offset;        /* L-3 */
+    int dom_weekday;            /* 15W -> 15; LW -> -1; 0 none */
+    int dow_last;               /* 5L -> 5 */
+    int dow_nth_day, dow_nth;   /* 3#2 */
     uint8_t years[230 / 8 + 1]; /* bit y-1970 for 1970..2199 */
     bool any_year;
 };
@@ -34,7 +34,8 @@ static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JU
                                           "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
 static const char *const day_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 
-static int parse_value(const char *s, size_t n, int lo, int hi, const char *const *names, int nnames) {
+static int parse_value(const char *s, size_t n, int lo, int hi, const char *const *names,
+                       int nnames) {
     if (names && n == 3) {
         for (int i = 0; i < nnames; i++)
             if (!strncasecmp(s, names[i], 3)) return i + 1;
@@ -49,7 +50,8 @@ static int parse_value(const char *s, size_t n, int lo, int hi, const char *cons
 }
 
 /* Parses a list of values/ranges/steps into bits [lo, hi]. Returns false when invalid. */
-static bool parse_set(const char *f, int lo, int hi, const char *const *names, int nnames, uint8_t *bits) {
+static bool parse_set(const char *f, int lo, int hi, const char *const *names, int nnames,
+                      uint8_t *bits) {
     const char *p = f;
     while (*p) {
         size_t n = strcspn(p, ",");
@@ -105,18 +107,22 @@ sl_schedule *sl_schedule_parse(const char *expr, char *err, size_t errlen) {
     if (!strncmp(expr, "rate(", 5) && n > 6 && expr[n - 1] == ')') {
         long value;
         char unit[16], extra;
-        if (sscanf(expr + 5, "%ld %15[a-z]%c", &value, unit, &extra) != 3 || extra != ')' || value < 1)
+        if (sscanf(expr + 5, "%ld %15[a-z]%c", &value, unit, &extra) != 3 || extra != ')' ||
+            value < 1)
             return fail(s, err, errlen, "rate() needs a positive value and a unit.");
         static const struct {
             const char *one, *many;
             int64_t ms;
-        } units[] = {{"minute", "minutes", 60000}, {"hour", "hours", 3600000}, {"day", "days", 86400000}};
+        } units[] = {
+            {"minute", "minutes", 60000}, {"hour", "hours", 3600000}, {"day", "days", 86400000}};
         for (size_t i = 0; i < 3; i++)
-            if ((value == 1 && !strcmp(unit, units[i].one)) || (value > 1 && !strcmp(unit, units[i].many))) {
+            if ((value == 1 && !strcmp(unit, units[i].one)) ||
+                (value > 1 && !strcmp(unit, units[i].many))) {
                 s->period_ms = value * units[i].ms;
                 return s;
             }
-        return fail(s, err, errlen, "The unit must be minute, minutes, hour, hours, day or days (singular for 1).");
+        return fail(s, err, errlen,
+                    "The unit must be minute, minutes, hour, hours, day or days (singular for 1).");
     }
     if (strncmp(expr, "cron(", 5) != 0 || expr[n - 1] != ')')
         return fail(s, err, errlen, "Use rate(...) or cron(...).");
@@ -128,25 +134,32 @@ sl_schedule *sl_schedule_parse(const char *expr, char *err, size_t errlen) {
         if (p >= end) break;
         size_t len = 0;
         while (p + len < end && p[len] != ' ') len++;
-        if (nf == 6 || len >= sizeof fields[0]) return fail(s, err, errlen, "cron() takes six fields.");
+        if (nf == 6 || len >= sizeof fields[0])
+            return fail(s, err, errlen, "cron() takes six fields.");
         memcpy(fields[nf], p, len);
         fields[nf][len] = 0;
         nf++;
         p += len;
     }
-    if (nf != 6) return fail(s, err, errlen, "cron() takes six fields: minutes hours day-of-month month day-of-week year.");
+    if (nf != 6)
+        return fail(s, err, errlen,
+                    "cron() takes six fields: minutes hours day-of-month month day-of-week year.");
     uint8_t b[32];
     memset(b, 0, sizeof b);
-    if (!parse_set(fields[0], 0, 59, NULL, 0, b)) return fail(s, err, errlen, "The minutes field is not valid.");
+    if (!parse_set(fields[0], 0, 59, NULL, 0, b))
+        return fail(s, err, errlen, "The minutes field is not valid.");
     s->minutes = bits64(b);
     memset(b, 0, sizeof b);
-    if (!parse_set(fields[1], 0, 23, NULL, 0, b)) return fail(s, err, errlen, "The hours field is not valid.");
+    if (!parse_set(fields[1], 0, 23, NULL, 0, b))
+        return fail(s, err, errlen, "The hours field is not valid.");
     s->hours = (uint32_t)bits64(b);
     memset(b, 0, sizeof b);
-    if (!parse_set(fields[3], 1, 12, month_names, 12, b)) return fail(s, err, errlen, "The month field is not valid.");
+    if (!parse_set(fields[3], 1, 12, month_names, 12, b))
+        return fail(s, err, errlen, "The month field is not valid.");
     s->months = (uint32_t)bits64(b);
     bool dom_q = !strcmp(fields[2], "?"), dow_q = !strcmp(fields[4], "?");
-    if (dom_q == dow_q) return fail(s, err, errlen, "One of day-of-month and day-of-week must be '?'.");
+    if (dom_q == dow_q)
+        return fail(s, err, errlen, "One of day-of-month and day-of-week must be '?'.");
     if (dom_q) {
         s->any_dom = true;
         const char *f = fields[4];
@@ -155,7 +168,8 @@ sl_schedule *sl_schedule_parse(const char *expr, char *err, size_t errlen) {
         if (hash) {
             s->dow_nth_day = parse_value(f, (size_t)(hash - f), 1, 7, day_names, 7);
             s->dow_nth = parse_value(hash + 1, strlen(hash + 1), 1, 5, NULL, 0);
-            if (s->dow_nth_day < 0 || s->dow_nth < 0) return fail(s, err, errlen, "The day-of-week field is not valid.");
+            if (s->dow_nth_day < 0 || s->dow_nth < 0)
+                return fail(s, err, errlen, "The day-of-week field is not valid.");
         } else if (fl >= 2 && f[fl - 1] == 'L') {
             s->dow_last = parse_value(f, fl - 1, 1, 7, day_names, 7);
             if (s->dow_last < 0) return fail(s, err, errlen, "The day-of-week field is not valid.");
@@ -163,7 +177,8 @@ sl_schedule *sl_schedule_parse(const char *expr, char *err, size_t errlen) {
             s->dow_last = 7;
         } else {
             memset(b, 0, sizeof b);
-            if (!parse_set(f, 1, 7, day_names, 7, b)) return fail(s, err, errlen, "The day-of-week field is not valid.");
+            if (!parse_set(f, 1, 7, day_names, 7, b))
+                return fail(s, err, errlen, "The day-of-week field is not valid.");
             s->dows = (uint8_t)bits64(b);
             if (!strcmp(f, "*")) s->any_dow = true;
         }
@@ -176,15 +191,18 @@ sl_schedule *sl_schedule_parse(const char *expr, char *err, size_t errlen) {
         } else if (!strncmp(f, "L-", 2)) {
             s->dom_last = true;
             s->dom_last_offset = parse_value(f + 2, fl - 2, 1, 30, NULL, 0);
-            if (s->dom_last_offset < 0) return fail(s, err, errlen, "The day-of-month field is not valid.");
+            if (s->dom_last_offset < 0)
+                return fail(s, err, errlen, "The day-of-month field is not valid.");
         } else if (!strcmp(f, "LW")) {
             s->dom_weekday = -1;
         } else if (fl >= 2 && f[fl - 1] == 'W') {
             s->dom_weekday = parse_value(f, fl - 1, 1, 31, NULL, 0);
-            if (s->dom_weekday < 0) return fail(s, err, errlen, "The day-of-month field is not valid.");
+            if (s->dom_weekday < 0)
+                return fail(s, err, errlen, "The day-of-month field is not valid.");
         } else {
             memset(b, 0, sizeof b);
-            if (!parse_set(f, 1, 31, NULL, 0, b)) return fail(s, err, errlen, "The day-of-month field is not valid.");
+            if (!parse_set(f, 1, 31, NULL, 0, b))
+                return fail(s, err, errlen, "The day-of-month field is not valid.");
             s->doms = (uint32_t)bits64(b);
             if (!strcmp(f, "*")) s->any_dom = true;
         }
@@ -196,11 +214,14 @@ sl_schedule *sl_schedule_parse(const char *expr, char *err, size_t errlen) {
         /* Years 1970..2199, stored shifted down by 1970. */
         uint8_t yb[(2199 / 8) + 1];
         memset(yb, 0, sizeof yb);
-        if (!parse_set(fields[5], 1970, 2199, NULL, 0, yb)) return fail(s, err, errlen, "The year field is not valid.");
+        if (!parse_set(fields[5], 1970, 2199, NULL, 0, yb))
+            return fail(s, err, errlen, "The year field is not valid.");
         for (int y = 1970; y <= 2199; y++)
-            if (yb[y / 8] & (1u << (y % 8))) s->years[(y - 1970) / 8] |= (uint8_t)(1u << ((y - 1970) % 8));
+            if (yb[y / 8] & (1u << (y % 8)))
+                s->years[(y - 1970) / 8] |= (uint8_t)(1u << ((y - 1970) % 8));
     }
-    if (!s->minutes || !s->hours || !s->months) return fail(s, err, errlen, "A field allows no value.");
+    if (!s->minutes || !s->hours || !s->months)
+        return fail(s, err, errlen, "A field allows no value.");
     return s;
 }
 
@@ -232,7 +253,7 @@ static bool day_matches(const sl_schedule *s, int y, int m, int d) {
             int target = s->dom_weekday < 0 ? dim : (s->dom_weekday > dim ? dim : s->dom_weekday);
             int twd = weekday(y, m, target);
             int actual = target;
-            if (twd == 7) actual = target == 1 ? 3 : target - 1;          /* Saturday */
+            if (twd == 7) actual = target == 1 ? 3 : target - 1;                 /* Saturday */
             else if (twd == 1) actual = target == dim ? target - 2 : target + 1; /* Sunday */
             return d == actual;
         }
@@ -260,7 +281,11 @@ int64_t sl_schedule_next(const sl_schedule *s, int64_t after_ms) {
                 if (!((s->hours >> h) & 1u)) continue;
                 for (int mi = (h == hour ? minute : 0); mi < 60; mi++) {
                     if ((s->minutes >> mi) & 1u) {
-                        struct tm f = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
+                        struct tm f = {.tm_year = y - 1900,
+                                       .tm_mon = m - 1,
+                                       .tm_mday = d,
+                                       .tm_hour = h,
+                                       .tm_min = mi};
                         return (int64_t)timegm(&f) * 1000;
                     }
                 }

@@ -52,8 +52,8 @@ static void append_value(sl_buf *b, const json_t *v, bool in_string) {
     free(text);
 }
 
-static char *apply_template(const json_t *xf, const json_t *event, const char *rule_arn, const char *rule_name,
-                            char *err, size_t errlen) {
+static char *apply_template(const json_t *xf, const json_t *event, const char *rule_arn,
+                            const char *rule_name, char *err, size_t errlen) {
     const char *tpl = json_string_value(json_object_get(xf, "InputTemplate"));
     json_t *paths = json_object_get(xf, "InputPathsMap");
     json_t *values = json_object();
@@ -84,7 +84,8 @@ static char *apply_template(const json_t *xf, const json_t *event, const char *r
                     json_t *v = json_object_get(values, key);
                     if (v) {
                         append_value(&out, json_is_null(v) ? NULL : v, place_text);
-                    } else if (!strcmp(key, "aws.events.event") || !strcmp(key, "aws.events.event.json")) {
+                    } else if (!strcmp(key, "aws.events.event") ||
+                               !strcmp(key, "aws.events.event.json")) {
                         append_value(&out, event, place_text);
                     } else if (!strcmp(key, "aws.events.rule-arn")) {
                         json_t *s = json_string(rule_arn);
@@ -124,8 +125,8 @@ static char *apply_template(const json_t *xf, const json_t *event, const char *r
     return sl_buf_steal(&out);
 }
 
-char *ev_transform(const json_t *target, const json_t *event, const char *rule_arn, const char *rule_name, char *err,
-                   size_t errlen) {
+char *ev_transform(const json_t *target, const json_t *event, const char *rule_arn,
+                   const char *rule_name, char *err, size_t errlen) {
     const char *input = json_string_value(json_object_get(target, "Input"));
     if (input) return sl_xstrdup(input);
     const char *input_path = json_string_value(json_object_get(target, "InputPath"));
@@ -144,7 +145,8 @@ bool ev_transform_valid(const json_t *target, char *err, size_t errlen) {
     int given = !!json_object_get(target, "Input") + !!json_object_get(target, "InputPath") +
                 !!json_object_get(target, "InputTransformer");
     if (given > 1) {
-        snprintf(err, errlen, "Only one of Input, InputPath, or InputTransformer must be provided.");
+        snprintf(err, errlen,
+                 "Only one of Input, InputPath, or InputTransformer must be provided.");
         return false;
     }
     const char *input = json_string_value(json_object_get(target, "Input"));
@@ -181,7 +183,9 @@ bool ev_transform_valid(const json_t *target, char *err, size_t errlen) {
         json_t *v;
         json_object_foreach(map, k, v) {
             char perr[200];
-            sl_jsonpath *jp = json_is_string(v) ? sl_jsonpath_compile(json_string_value(v), perr, sizeof perr) : NULL;
+            sl_jsonpath *jp = json_is_string(v)
+                                  ? sl_jsonpath_compile(json_string_value(v), perr, sizeof perr)
+                                  : NULL;
             if (!jp) {
                 snprintf(err, errlen, "InputPathsMap value for '%s' is not a valid JSON path.", k);
                 return false;

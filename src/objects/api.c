@@ -15,9 +15,7 @@
 
 /* ---- response helpers ---- */
 
-static const char *resource_of(const s3_call *c) {
-    return c->req->raw_path;
-}
+static const char *resource_of(const s3_call *c) { return c->req->raw_path; }
 
 void s3_error(s3_call *c, int status, const char *code, const char *message) {
     sl_s3_error(c->req, status, code, message, resource_of(c), NULL);
@@ -57,7 +55,10 @@ void s3_internal_error(s3_call *c, const char *what) {
 }
 
 void s3_xml_begin(sl_buf *b, const char *root) {
-    sl_buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%s xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">", root);
+    sl_buf_printf(b,
+                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%s "
+                  "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+                  root);
 }
 void s3_xml_elem_n(sl_buf *b, const char *name, const char *text, size_t n) {
     sl_buf_printf(b, "<%s>", name);
@@ -215,7 +216,9 @@ static int resolve_target(s3_call *c) {
 /* ---- authentication ---- */
 
 static const char *hdr_lookup(void *ctx, const char *name) { return sl_req_header(ctx, name); }
-static void hdr_each(void *ctx, sl_header_visit_fn visit, void *arg) { sl_req_each_header(ctx, visit, arg); }
+static void hdr_each(void *ctx, sl_header_visit_fn visit, void *arg) {
+    sl_req_each_header(ctx, visit, arg);
+}
 
 static bool authenticate(s3_call *c) {
     sl_req *req = c->req;
@@ -294,15 +297,19 @@ static const char *const op_params[] = {
     [OP_PUT_BUCKET_NOTIFICATION] = " notification ",
     [OP_GET_BUCKET_NOTIFICATION] = " notification ",
     [OP_LIST_OBJECTS] = " prefix delimiter marker max-keys encoding-type ",
-    [OP_LIST_OBJECTS_V2] = " list-type prefix delimiter continuation-token start-after max-keys fetch-owner encoding-type ",
-    [OP_LIST_UPLOADS] = " uploads prefix delimiter key-marker upload-id-marker max-uploads encoding-type ",
+    [OP_LIST_OBJECTS_V2] = " list-type prefix delimiter continuation-token start-after max-keys "
+                           "fetch-owner encoding-type ",
+    [OP_LIST_UPLOADS] =
+        " uploads prefix delimiter key-marker upload-id-marker max-uploads encoding-type ",
     [OP_DELETE_OBJECTS] = " delete ",
     [OP_PUT_OBJECT] = " ",
     [OP_COPY_OBJECT] = " ",
     [OP_GET_OBJECT] = " versionId partNumber response-cache-control response-content-disposition "
-                      "response-content-encoding response-content-language response-content-type response-expires ",
+                      "response-content-encoding response-content-language response-content-type "
+                      "response-expires ",
     [OP_HEAD_OBJECT] = " versionId partNumber response-cache-control response-content-disposition "
-                       "response-content-encoding response-content-language response-content-type response-expires ",
+                       "response-content-encoding response-content-language response-content-type "
+                       "response-expires ",
     [OP_DELETE_OBJECT] = " versionId ",
     [OP_GET_TAGGING] = " tagging versionId ",
     [OP_PUT_TAGGING] = " tagging versionId ",
@@ -319,8 +326,8 @@ static const char *const op_params[] = {
  * (presigned URLs), hoisted x-amz-* headers and botocore's x-id marker are always fine. */
 static const char *unknown_param(const s3_call *c, s3_op op) {
     /* SigV2 presigned URLs carry the signed Content-Type (and Content-MD5) in the query. */
-    static const char *const auth[] = {"AWSAccessKeyId", "Signature", "Expires", "x-id",
-                                       "content-type", "content-md5", NULL};
+    static const char *const auth[] = {"AWSAccessKeyId", "Signature",   "Expires", "x-id",
+                                       "content-type",   "content-md5", NULL};
     for (size_t i = 0; i < c->nparams; i++) {
         const char *n = c->params[i].name;
         if (!strncasecmp(n, "x-amz-", 6)) continue;
@@ -349,7 +356,8 @@ static s3_op choose_op(s3_call *c) {
             const char *lt = s3_param_get(c, "list-type");
             return lt && !strcmp(lt, "2") ? OP_LIST_OBJECTS_V2 : OP_LIST_OBJECTS;
         }
-        if (!strcmp(m, "PUT")) return s3_param_has(c, "notification") ? OP_PUT_BUCKET_NOTIFICATION : OP_CREATE_BUCKET;
+        if (!strcmp(m, "PUT"))
+            return s3_param_has(c, "notification") ? OP_PUT_BUCKET_NOTIFICATION : OP_CREATE_BUCKET;
         if (!strcmp(m, "HEAD")) return OP_HEAD_BUCKET;
         if (!strcmp(m, "DELETE")) return OP_DELETE_BUCKET;
         if (!strcmp(m, "POST") && s3_param_has(c, "delete")) return OP_DELETE_OBJECTS;
@@ -359,7 +367,8 @@ static s3_op choose_op(s3_call *c) {
     bool tagging = s3_param_has(c, "tagging");
     bool copy = sl_req_header(c->req, "x-amz-copy-source") != NULL;
     if (!strcmp(m, "PUT")) {
-        if (upload_id && s3_param_has(c, "partNumber")) return copy ? OP_UPLOAD_PART_COPY : OP_UPLOAD_PART;
+        if (upload_id && s3_param_has(c, "partNumber"))
+            return copy ? OP_UPLOAD_PART_COPY : OP_UPLOAD_PART;
         if (tagging) return OP_PUT_TAGGING;
         return copy ? OP_COPY_OBJECT : OP_PUT_OBJECT;
     }
@@ -392,11 +401,13 @@ static bool verify_buffered_body(s3_call *c) {
     if (declared && strlen(declared) == 64 && !c->auth.presigned) {
         unsigned char d[32];
         char hex[65];
-        EVP_Digest(req->body.data ? req->body.data : "", req->body.len, d, NULL, EVP_sha256(), NULL);
+        EVP_Digest(req->body.data ? req->body.data : "", req->body.len, d, NULL, EVP_sha256(),
+                   NULL);
         sl_hex_encode(d, 32, hex);
         if (strcasecmp(hex, declared) != 0) {
-            s3_error(c, 400, "XAmzContentSHA256Mismatch",
-                     "The provided 'x-amz-content-sha256' header does not match what was computed.");
+            s3_error(
+                c, 400, "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.");
             return false;
         }
     }
@@ -410,7 +421,8 @@ static bool verify_buffered_body(s3_call *c) {
         }
         EVP_Digest(req->body.data ? req->body.data : "", req->body.len, d, NULL, EVP_md5(), NULL);
         if (memcmp(d, given, 16) != 0) {
-            s3_error(c, 400, "BadDigest", "The Content-MD5 you specified did not match what we received.");
+            s3_error(c, 400, "BadDigest",
+                     "The Content-MD5 you specified did not match what we received.");
             return false;
         }
     }
@@ -511,13 +523,16 @@ static void s3_begin(sl_req *req, void *svc) {
     if (rs->op == OP_NONE && c->nparams) unknown = c->params[0].name;
     if (unknown) {
         char msg[200];
-        snprintf(msg, sizeof msg, "A header you provided implies functionality that is not implemented: "
-                 "Sluice does not serve the '%.60s' sub-resource or option for %s requests", unknown, req->method);
+        snprintf(msg, sizeof msg,
+                 "A header you provided implies functionality that is not implemented: "
+                 "Sluice does not serve the '%.60s' sub-resource or option for %s requests",
+                 unknown, req->method);
         s3_error(c, 501, "NotImplemented", msg);
         return;
     }
     if (rs->op == OP_NONE) {
-        s3_error(c, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+        s3_error(c, 405, "MethodNotAllowed",
+                 "The specified method is not allowed against this resource.");
         return;
     }
     const char *version = s3_param_get(c, "versionId");
@@ -535,7 +550,8 @@ static void s3_begin(sl_req *req, void *svc) {
             if (!exists) {
                 if (!s3_bucket_exists(c, c->bucket)) return s3_no_such_bucket(c);
                 s3_error(c, 404, "NoSuchUpload",
-                         "The specified upload does not exist. The upload ID may be invalid, or the upload may "
+                         "The specified upload does not exist. The upload ID may be invalid, or "
+                         "the upload may "
                          "have been aborted or completed.");
                 return;
             }
@@ -548,4 +564,6 @@ static void s3_begin(sl_req *req, void *svc) {
     }
 }
 
-void sl_objects_register(sl_objects *o, sl_router *router) { sl_router_set_s3(router, s3_begin, o); }
+void sl_objects_register(sl_objects *o, sl_router *router) {
+    sl_router_set_s3(router, s3_begin, o);
+}

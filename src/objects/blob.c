@@ -4,11 +4,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <stdint.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -100,7 +100,8 @@ int sl_blob_open(sl_blobs *b, const char *id) {
 void sl_blob_remove(sl_blobs *b, const char *id) {
     char p[4096];
     path_blob(b, id, p, sizeof p);
-    if (unlink(p) != 0 && errno != ENOENT) sl_warn("\"cannot remove blob\" id=%s errno=%d", id, errno);
+    if (unlink(p) != 0 && errno != ENOENT)
+        sl_warn("\"cannot remove blob\" id=%s errno=%d", id, errno);
 }
 
 int sl_blob_link(sl_blobs *b, const char *id, char new_id[SL_BLOB_ID_LEN + 1]) {
@@ -138,8 +139,10 @@ int sl_blob_write_all(int fd, const void *data, size_t n) {
 int sl_blob_copy_range(int dst_fd, int src_fd, uint64_t offset, uint64_t len) {
     loff_t off = (loff_t)offset;
     while (len) {
-        ssize_t n = copy_file_range(src_fd, &off, dst_fd, NULL, len > (1u << 30) ? (1u << 30) : len, 0);
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) break;
+        ssize_t n =
+            copy_file_range(src_fd, &off, dst_fd, NULL, len > (1u << 30) ? (1u << 30) : len, 0);
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))
+            break;
         if (n < 0) {
             if (errno == EINTR) continue;
             return -1;
@@ -159,7 +162,8 @@ int sl_blob_copy_range(int dst_fd, int src_fd, uint64_t offset, uint64_t len) {
     return 0;
 }
 
-static size_t sweep_dir(const char *dir, bool (*keep)(void *, const char *), void *ctx, int64_t before_ns) {
+static size_t sweep_dir(const char *dir, bool (*keep)(void *, const char *), void *ctx,
+                        int64_t before_ns) {
     size_t removed = 0;
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -184,7 +188,8 @@ size_t sl_blobs_clear_tmp(sl_blobs *b) {
     return sweep_dir(p, NULL, NULL, INT64_MAX);
 }
 
-size_t sl_blobs_sweep(sl_blobs *b, bool (*is_referenced)(void *ctx, const char *id), void *ctx, int64_t before_ns) {
+size_t sl_blobs_sweep(sl_blobs *b, bool (*is_referenced)(void *ctx, const char *id), void *ctx,
+                      int64_t before_ns) {
     char p[4096];
     size_t n = 0;
     for (int i = 0; i < 256; i++) {

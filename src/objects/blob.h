@@ -32,7 +32,8 @@ void sl_blob_remove(sl_blobs *b, const char *id);
 int sl_blob_link(sl_blobs *b, const char *id, char new_id[SL_BLOB_ID_LEN + 1]);
 /* Writes all n bytes; 0 or -1. */
 int sl_blob_write_all(int fd, const void *data, size_t n);
-/* Appends len bytes of src_fd from offset to dst_fd (copy_file_range, falling back to read/write). */
+/* Appends len bytes of src_fd from offset to dst_fd (copy_file_range, falling back to read/write).
+ */
 int sl_blob_copy_range(int dst_fd, int src_fd, uint64_t offset, uint64_t len);
 /* Removes every file in tmp/: at start, before serving, they are all leftovers of uploads a
  * crash interrupted. Returns the count removed. */
@@ -40,6 +41,7 @@ size_t sl_blobs_clear_tmp(sl_blobs *b);
 /* Removes blobs for which is_referenced returns false, considering only files last modified
  * before `before_ns` (ns since the epoch): blobs of writes running now are newer, so this sweep
  * can run while the daemon serves. Returns the count removed. */
-size_t sl_blobs_sweep(sl_blobs *b, bool (*is_referenced)(void *ctx, const char *id), void *ctx, int64_t before_ns);
+size_t sl_blobs_sweep(sl_blobs *b, bool (*is_referenced)(void *ctx, const char *id), void *ctx,
+                      int64_t before_ns);
 
 #endif

@@ -27,7 +27,8 @@ bool s3_bucket_name_valid(const char *name) {
     struct in_addr a;
     if (inet_pton(AF_INET, name, &a) == 1) return false;
     static const char *const bad_prefix[] = {"xn--", "sthree-", "amzn-s3-demo-", NULL};
-    static const char *const bad_suffix[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3", NULL};
+    static const char *const bad_suffix[] = {"-s3alias", "--ol-s3",    ".mrap",
+                                             "--x-s3",   "--table-s3", NULL};
     for (int i = 0; bad_prefix[i]; i++)
         if (sl_str_has_prefix(name, bad_prefix[i])) return false;
     for (int i = 0; bad_suffix[i]; i++)
@@ -49,7 +50,9 @@ static int bucket_region(sl_objects *o, const char *bucket, char *region, size_t
     return found;
 }
 
-bool s3_bucket_exists(s3_call *c, const char *bucket) { return bucket_region(c->o, bucket, NULL, 0) == 1; }
+bool s3_bucket_exists(s3_call *c, const char *bucket) {
+    return bucket_region(c->o, bucket, NULL, 0) == 1;
+}
 
 typedef struct {
     const char *name;
@@ -60,8 +63,9 @@ typedef struct {
 static int create_job(sqlite3 *db, void *arg) {
     create_args *a = arg;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO buckets (name, created_ms, region) VALUES (?1, ?2, ?3)", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db, "INSERT OR IGNORE INTO buckets (name, created_ms, region) VALUES (?1, ?2, ?3)", -1,
+            &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, a->now);
@@ -86,7 +90,8 @@ void s3_create_bucket(s3_call *c) {
         if (!root || strcmp(root->name, "CreateBucketConfiguration") != 0) {
             sl_xml_free(root);
             s3_error(c, 400, "MalformedXML",
-                     "The XML you provided was not well-formed or did not validate against our published schema");
+                     "The XML you provided was not well-formed or did not validate against our "
+                     "published schema");
             return;
         }
         const char *lc = sl_xml_child_text(root, "LocationConstraint");
@@ -99,7 +104,8 @@ void s3_create_bucket(s3_call *c) {
         for (const char *p = location; *p && ok; p++)
             ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-';
         if (!ok) {
-            s3_error(c, 400, "InvalidLocationConstraint", "The specified location-constraint is not valid");
+            s3_error(c, 400, "InvalidLocationConstraint",
+                     "The specified location-constraint is not valid");
             return;
         }
         region = location;
@@ -110,14 +116,16 @@ void s3_create_bucket(s3_call *c) {
     if (rc == 1) {
         /* AWS keeps a legacy quirk: re-creating your own bucket in us-east-1 answers 200. */
         char existing[64];
-        if (bucket_region(c->o, c->bucket, existing, sizeof existing) == 1 && !strcmp(existing, "us-east-1") &&
-            !location[0] && !strcmp(c->o->cfg->region, "us-east-1")) {
+        if (bucket_region(c->o, c->bucket, existing, sizeof existing) == 1 &&
+            !strcmp(existing, "us-east-1") && !location[0] &&
+            !strcmp(c->o->cfg->region, "us-east-1")) {
             sl_resp_header_printf(req, "Location", "/%s", c->bucket);
             sl_resp_set(req, 200, NULL, NULL, 0);
             return;
         }
-        s3_error(c, 409, "BucketAlreadyOwnedByYou",
-                 "Your previous request to create the named bucket succeeded and you already own it.");
+        s3_error(
+            c, 409, "BucketAlreadyOwnedByYou",
+            "Your previous request to create the named bucket succeeded and you already own it.");
         return;
     }
     sl_resp_header_printf(req, "Location", "/%s", c->bucket);
@@ -132,12 +140,15 @@ typedef struct {
 static int delete_bucket_job(sqlite3 *db, void *arg) {
     delete_args *a = arg;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM buckets WHERE name=?1", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM buckets WHERE name=?1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
     sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
     int exists = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     if (!exists) return 1;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM objects WHERE bucket=?1 LIMIT 1", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM objects WHERE bucket=?1 LIMIT 1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
     sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
     int nonempty = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
@@ -198,7 +209,8 @@ void s3_get_bucket_location(s3_call *c) {
     if (!found) return s3_no_such_bucket(c);
     sl_buf b;
     sl_buf_init(&b);
-    sl_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    sl_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint "
+                    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     if (strcmp(region, "us-east-1") != 0) sl_buf_xml_escape(&b, region, strlen(region));
     sl_buf_puts(&b, "</LocationConstraint>");
     s3_xml_response(c, 200, &b);
@@ -225,10 +237,13 @@ void s3_get_bucket_acl(s3_call *c) {
     sl_buf_init(&b);
     s3_xml_begin(&b, "AccessControlPolicy");
     owner_xml(&b);
-    sl_buf_puts(&b,
-                "<AccessControlList><Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-                "xsi:type=\"CanonicalUser\"><ID>" OWNER_ID "</ID><DisplayName>sluice</DisplayName></Grantee>"
-                "<Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>");
+    sl_buf_puts(
+        &b,
+        "<AccessControlList><Grant><Grantee "
+        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xsi:type=\"CanonicalUser\"><ID>" OWNER_ID
+        "</ID><DisplayName>sluice</DisplayName></Grantee>"
+        "<Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>");
     s3_xml_response(c, 200, &b);
     sl_buf_free(&b);
 }
@@ -237,7 +252,8 @@ void s3_list_buckets(s3_call *c) {
     sqlite3 *db = sl_store_reader(c->o->store);
     sqlite3_stmt *st = NULL;
     const char *prefix = s3_param_get(c, "prefix");
-    if (sqlite3_prepare_v2(db, "SELECT name, created_ms, region FROM buckets ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT name, created_ms, region FROM buckets ORDER BY name", -1,
+                           &st, NULL) != SQLITE_OK)
         return s3_internal_error(c, "list buckets");
     sl_buf b;
     sl_buf_init(&b);

@@ -41,18 +41,20 @@ static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn) {
 }
 
 /* Appends the listing entries; returns entries emitted, sets *truncated and the last entry. */
-static long walk(s3_call *c, const list_query *q, sl_buf *contents, sl_buf *prefixes, bool *truncated,
-                 sl_buf *last) {
+static long walk(s3_call *c, const list_query *q, sl_buf *contents, sl_buf *prefixes,
+                 bool *truncated, sl_buf *last) {
     sqlite3 *db = sl_store_reader(c->o->store);
     sqlite3_stmt *gt = NULL, *ge = NULL;
-    sqlite3_prepare_v2(db,
-                       "SELECT key, size, etag, last_modified_ms, checksum_algo, checksum_type FROM objects"
-                       " WHERE bucket=?1 AND key > ?2 ORDER BY key LIMIT 1001",
-                       -1, &gt, NULL);
-    sqlite3_prepare_v2(db,
-                       "SELECT key, size, etag, last_modified_ms, checksum_algo, checksum_type FROM objects"
-                       " WHERE bucket=?1 AND key >= ?2 ORDER BY key LIMIT 1001",
-                       -1, &ge, NULL);
+    sqlite3_prepare_v2(
+        db,
+        "SELECT key, size, etag, last_modified_ms, checksum_algo, checksum_type FROM objects"
+        " WHERE bucket=?1 AND key > ?2 ORDER BY key LIMIT 1001",
+        -1, &gt, NULL);
+    sqlite3_prepare_v2(
+        db,
+        "SELECT key, size, etag, last_modified_ms, checksum_algo, checksum_type FROM objects"
+        " WHERE bucket=?1 AND key >= ?2 ORDER BY key LIMIT 1001",
+        -1, &ge, NULL);
     long count = 0;
     *truncated = false;
     sl_buf seek;
@@ -95,7 +97,8 @@ static long walk(s3_call *c, const list_query *q, sl_buf *contents, sl_buf *pref
             }
             if (cp_end) {
                 size_t cplen = (size_t)(cp_end - key);
-                bool before_marker = q->marker && cmp_bytes(key, cplen, q->marker, q->marker_len) <= 0;
+                bool before_marker =
+                    q->marker && cmp_bytes(key, cplen, q->marker, q->marker_len) <= 0;
                 bool repeat = last_cp.len == cplen && !memcmp(last_cp.data, key, cplen);
                 if (!before_marker && !repeat) {
                     if (count == q->max_keys) {
@@ -135,8 +138,10 @@ static long walk(s3_call *c, const list_query *q, sl_buf *contents, sl_buf *pref
             }
             s3_xml_elem_u64(b, "Size", (uint64_t)sqlite3_column_int64(st, 1));
             if (q->owner)
-                sl_buf_puts(b, "<Owner><ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>"
-                               "<DisplayName>sluice</DisplayName></Owner>");
+                sl_buf_puts(b,
+                            "<Owner><ID>"
+                            "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>"
+                            "<DisplayName>sluice</DisplayName></Owner>");
             sl_buf_puts(b, "<StorageClass>STANDARD</StorageClass></Contents>");
             sl_buf_reset(last);
             sl_buf_append(last, key, klen);
@@ -170,13 +175,16 @@ void s3_list_objects(s3_call *c, bool v2) {
         errno = 0;
         long v = strtol(mk, &end, 10);
         if (errno || *end || end == mk || v < 0) {
-            return s3_error(c, 400, "InvalidArgument", "Provided max-keys not an integer or within integer range");
+            return s3_error(c, 400, "InvalidArgument",
+                            "Provided max-keys not an integer or within integer range");
         }
         q.max_keys = v > 1000 ? 1000 : v;
     }
     const char *enc = s3_param_get(c, "encoding-type");
     if (enc) {
-        if (strcmp(enc, "url") != 0) return s3_error(c, 400, "InvalidArgument", "Invalid Encoding Method specified in Request");
+        if (strcmp(enc, "url") != 0)
+            return s3_error(c, 400, "InvalidArgument",
+                            "Invalid Encoding Method specified in Request");
         q.url_encode = true;
     }
     const char *token = v2 ? s3_param_get(c, "continuation-token") : NULL;
@@ -188,7 +196,8 @@ void s3_list_objects(s3_call *c, bool v2) {
         long dn = sl_base64_decode(token, n, (unsigned char *)decoded_token);
         if (dn < 0 || n == 0) {
             free(decoded_token);
-            return s3_error(c, 400, "InvalidArgument", "The continuation token provided is incorrect");
+            return s3_error(c, 400, "InvalidArgument",
+                            "The continuation token provided is incorrect");
         }
         decoded_token[dn] = 0;
         q.marker = decoded_token;
@@ -217,7 +226,8 @@ void s3_list_objects(s3_call *c, bool v2) {
         if (start_after) put_text(&b, "StartAfter", start_after, strlen(start_after), q.url_encode);
         sl_buf_printf(&b, "<KeyCount>%ld</KeyCount>", count);
     } else {
-        put_text(&b, "Marker", start_after ? start_after : "", start_after ? strlen(start_after) : 0, q.url_encode);
+        put_text(&b, "Marker", start_after ? start_after : "",
+                 start_after ? strlen(start_after) : 0, q.url_encode);
     }
     sl_buf_printf(&b, "<MaxKeys>%ld</MaxKeys>", q.max_keys);
     if (q.delimiter) put_text(&b, "Delimiter", q.delimiter, q.delim_len, q.url_encode);

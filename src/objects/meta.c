@@ -7,8 +7,8 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "objects/conditions.h"
-#include "store/outbox.h"
 #include "objects/s3.h"
+#include "store/outbox.h"
 
 void s3_object_free(s3_object *ob) {
     free(ob->bucket);
@@ -31,14 +31,17 @@ static char *col_str(sqlite3_stmt *st, int i) {
     return t ? sl_xstrdup((const char *)t) : NULL;
 }
 
-int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t key_len, s3_object *out,
-                   bool with_data) {
+int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t key_len,
+                   s3_object *out, bool with_data) {
     sqlite3 *db = sl_store_reader(o->store);
     const char *sql =
-        with_data ? "SELECT size, etag, last_modified_ms, content_type, headers, checksum_algo, checksum,"
-                    " checksum_type, tags, blob, parts, part_sizes, data FROM objects WHERE bucket=?1 AND key=?2"
-                  : "SELECT size, etag, last_modified_ms, content_type, headers, checksum_algo, checksum,"
-                    " checksum_type, tags, blob, parts, part_sizes FROM objects WHERE bucket=?1 AND key=?2";
+        with_data
+            ? "SELECT size, etag, last_modified_ms, content_type, headers, checksum_algo, checksum,"
+              " checksum_type, tags, blob, parts, part_sizes, data FROM objects WHERE bucket=?1 "
+              "AND key=?2"
+            : "SELECT size, etag, last_modified_ms, content_type, headers, checksum_algo, checksum,"
+              " checksum_type, tags, blob, parts, part_sizes FROM objects WHERE bucket=?1 AND "
+              "key=?2";
     sqlite3_stmt *st = sl_store_cached(db, sql);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
@@ -78,11 +81,11 @@ int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t ke
     return 1;
 }
 
-static int old_blob_of(sqlite3 *db, const char *bucket, const char *key, size_t key_len, char **old_blob) {
+static int old_blob_of(sqlite3 *db, const char *bucket, const char *key, size_t key_len,
+                       char **old_blob) {
     *old_blob = NULL;
     sqlite3_stmt *st = sl_store_cached(db, "SELECT blob FROM objects WHERE bucket=?1 AND key=?2");
-    if (!st)
-        return -1;
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -99,11 +102,12 @@ static int old_blob_of(sqlite3 *db, const char *bucket, const char *key, size_t 
 
 int s3_object_store(sqlite3 *db, const s3_object *ob, char **old_blob) {
     if (old_blob_of(db, ob->bucket, ob->key, ob->key_len, old_blob) < 0) return -1;
-    sqlite3_stmt *st = sl_store_cached(db, "INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified_ms,"
-                           " content_type, headers, checksum_algo, checksum, checksum_type, tags, blob,"
-                           " data, parts, part_sizes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
-    if (!st)
-        return -1;
+    sqlite3_stmt *st = sl_store_cached(
+        db,
+        "INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified_ms,"
+        " content_type, headers, checksum_algo, checksum, checksum_type, tags, blob,"
+        " data, parts, part_sizes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+    if (!st) return -1;
     char *headers = json_dumps(ob->headers ? ob->headers : json_object(), JSON_COMPACT);
     char *tags = ob->tags && json_array_size(ob->tags) ? json_dumps(ob->tags, JSON_COMPACT) : NULL;
     sqlite3_bind_text(st, 1, ob->bucket, -1, SQLITE_STATIC);
@@ -137,12 +141,12 @@ int s3_object_store(sqlite3 *db, const s3_object *ob, char **old_blob) {
     return 0;
 }
 
-int s3_object_delete_row(sqlite3 *db, const char *bucket, const char *key, size_t key_len, char **old_blob) {
+int s3_object_delete_row(sqlite3 *db, const char *bucket, const char *key, size_t key_len,
+                         char **old_blob) {
     int found = old_blob_of(db, bucket, key, key_len, old_blob);
     if (found <= 0) return found;
     sqlite3_stmt *st = sl_store_cached(db, "DELETE FROM objects WHERE bucket=?1 AND key=?2");
-    if (!st)
-        return -1;
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -151,9 +155,13 @@ int s3_object_delete_row(sqlite3 *db, const char *bucket, const char *key, size_
 }
 
 /* Headers S3 stores with an object and returns on GET/HEAD. */
-static const char *const stored_headers[] = {"Cache-Control", "Content-Disposition", "Content-Language",
-                                             "Expires", "x-amz-website-redirect-location",
-                                             "x-amz-storage-class", NULL};
+static const char *const stored_headers[] = {"Cache-Control",
+                                             "Content-Disposition",
+                                             "Content-Language",
+                                             "Expires",
+                                             "x-amz-website-redirect-location",
+                                             "x-amz-storage-class",
+                                             NULL};
 
 struct meta_collect {
     json_t *obj;
@@ -165,7 +173,8 @@ static void collect_meta(void *ctx, const char *k, const char *v) {
     char name[256];
     size_t n = strlen(k);
     if (n >= sizeof name) n = sizeof name - 1;
-    for (size_t i = 0; i < n; i++) name[i] = (char)((k[i] >= 'A' && k[i] <= 'Z') ? k[i] + 32 : k[i]);
+    for (size_t i = 0; i < n; i++)
+        name[i] = (char)((k[i] >= 'A' && k[i] <= 'Z') ? k[i] + 32 : k[i]);
     name[n] = 0;
     json_object_set_new(mc->obj, name, json_string(v));
 }
@@ -174,7 +183,8 @@ json_t *s3_headers_from_request(sl_req *req) {
     json_t *h = json_object();
     for (int i = 0; stored_headers[i]; i++) {
         const char *v = sl_req_header(req, stored_headers[i]);
-        if (v && !(i == 5 && !strcmp(v, "STANDARD"))) json_object_set_new(h, stored_headers[i], json_string(v));
+        if (v && !(i == 5 && !strcmp(v, "STANDARD")))
+            json_object_set_new(h, stored_headers[i], json_string(v));
     }
     /* aws-chunked is a transfer detail of the upload, not an encoding of the object. */
     const char *ce = sl_req_header(req, "Content-Encoding");
@@ -251,7 +261,9 @@ json_t *s3_tags_from_query_string(s3_call *c, const char *s) {
             free(k);
             free(v);
             json_decref(tags);
-            s3_error(c, 400, "InvalidArgument", "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.");
+            s3_error(c, 400, "InvalidArgument",
+                     "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL "
+                     "query parameters without tag name duplicates.");
             return NULL;
         }
         json_array_append_new(tags, json_pack("{s:s,s:s}", "Key", k, "Value", v));
@@ -266,8 +278,8 @@ json_t *s3_tags_from_query_string(s3_call *c, const char *s) {
     return tags;
 }
 
-json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, const char *key, size_t key_len,
-                         uint64_t size, const char *etag) {
+json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, const char *key,
+                         size_t key_len, uint64_t size, const char *etag) {
     json_t *p = json_object();
     json_object_set_new(p, "eventName", json_string(event_name));
     json_object_set_new(p, "api", json_string(api));
@@ -281,7 +293,8 @@ json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, co
     }
     json_object_set_new(p, "timeMs", json_integer(sl_now_ms()));
     json_object_set_new(p, "requestId", json_string(c->req->request_id));
-    json_object_set_new(p, "sourceIp", json_string(c->req->source_ip[0] ? c->req->source_ip : "127.0.0.1"));
+    json_object_set_new(p, "sourceIp",
+                        json_string(c->req->source_ip[0] ? c->req->source_ip : "127.0.0.1"));
     json_object_set_new(p, "accessKey", json_string(c->auth.access_key));
     const char *ua = sl_req_header(c->req, "User-Agent");
     if (ua) json_object_set_new(p, "userAgent", json_string(ua));
@@ -292,9 +305,10 @@ json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, co
  * or some trail is logging (its selectors are applied when the outbox is drained). Changes
  * nobody listens to skip the outbox, and so the dispatcher's commit. */
 static bool bucket_publishes(sqlite3 *db, const char *bucket) {
-    sqlite3_stmt *st = sl_store_cached(db, "SELECT 1 FROM buckets WHERE name=?1 AND"
-                                           " json_extract(config, '$.notification') IS NOT NULL"
-                                           " UNION ALL SELECT 1 FROM trails WHERE logging=1 LIMIT 1");
+    sqlite3_stmt *st =
+        sl_store_cached(db, "SELECT 1 FROM buckets WHERE name=?1 AND"
+                            " json_extract(config, '$.notification') IS NOT NULL"
+                            " UNION ALL SELECT 1 FROM trails WHERE logging=1 LIMIT 1");
     if (!st) return true; /* when in doubt, record */
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     bool yes = sqlite3_step(st) == SQLITE_ROW;
@@ -309,12 +323,11 @@ int s3_event_record(sqlite3 *db, const json_t *payload) {
     return sl_outbox_add(db, "s3", payload);
 }
 
-int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, size_t key_len, const char *if_match,
-                              const char *if_none_match) {
+int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, size_t key_len,
+                              const char *if_match, const char *if_none_match) {
     if (!if_match && !if_none_match) return 0;
     sqlite3_stmt *st = sl_store_cached(db, "SELECT etag FROM objects WHERE bucket=?1 AND key=?2");
-    if (!st)
-        return -1;
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -322,17 +335,18 @@ int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, 
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
     int result = 0;
-    if (if_none_match && etag && (!strcmp(if_none_match, "*") || s3_etag_list_matches(if_none_match, etag)))
+    if (if_none_match && etag &&
+        (!strcmp(if_none_match, "*") || s3_etag_list_matches(if_none_match, etag)))
         result = S3_RC_PRECONDITION;
-    else if (if_match && !etag)
-        result = S3_RC_NO_KEY;
-    else if (if_match && !s3_etag_list_matches(if_match, etag))
-        result = S3_RC_PRECONDITION;
+    else if (if_match && !etag) result = S3_RC_NO_KEY;
+    else if (if_match && !s3_etag_list_matches(if_match, etag)) result = S3_RC_PRECONDITION;
     free(etag);
     return result;
 }
 
 void s3_write_condition_failed(s3_call *c, int rc) {
     if (rc == S3_RC_NO_KEY) s3_error_key(c, 404, "NoSuchKey", "The specified key does not exist.");
-    else s3_error(c, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+    else
+        s3_error(c, 412, "PreconditionFailed",
+                 "At least one of the pre-conditions you specified did not hold");
 }

@@ -48,13 +48,14 @@ static char *dup_col(sqlite3_stmt *st, int i) {
 }
 
 /* Loads the upload and checks it belongs to this bucket and key. 1 found, 0 absent, -1. */
-static int load_upload(sqlite3 *db, const char *upload_id, const char *bucket, const char *key, size_t key_len,
-                       upload_row *out) {
+static int load_upload(sqlite3 *db, const char *upload_id, const char *bucket, const char *key,
+                       size_t key_len, upload_row *out) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT bucket, key, created_ms, content_type, headers, checksum_algo, checksum_type,"
-                           " tags FROM uploads WHERE upload_id=?1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT bucket, key, created_ms, content_type, headers, checksum_algo, checksum_type,"
+            " tags FROM uploads WHERE upload_id=?1",
+            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -94,7 +95,8 @@ static void no_such_upload(s3_call *c) {
     sl_buf_xml_escape(&extra, id ? id : "", id ? strlen(id) : 0);
     sl_buf_puts(&extra, "</UploadId>");
     sl_s3_error(c->req, 404, "NoSuchUpload",
-                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been "
+                "The specified upload does not exist. The upload ID may be invalid, or the upload "
+                "may have been "
                 "aborted or completed.",
                 c->req->raw_path, extra.data);
     sl_buf_free(&extra);
@@ -117,7 +119,8 @@ static int parse_part_number(s3_call *c) {
     errno = 0;
     long v = pn ? strtol(pn, &end, 10) : 0;
     if (!pn || errno || *end || end == pn || v < 1 || v > S3_MAX_PART_NUMBER) {
-        s3_error(c, 400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
+        s3_error(c, 400, "InvalidArgument",
+                 "Part number must be an integer between 1 and 10000, inclusive");
         return -1;
     }
     return (int)v;
@@ -128,15 +131,17 @@ static int parse_part_number(s3_call *c) {
 static int create_job(sqlite3 *db, void *arg) {
     upload_row *u = arg;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM buckets WHERE name=?1", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM buckets WHERE name=?1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
     sqlite3_bind_text(st, 1, u->bucket, -1, SQLITE_STATIC);
     int exists = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     if (!exists) return 1;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO uploads (upload_id, bucket, key, created_ms, content_type, headers,"
-                           " checksum_algo, checksum_type, tags) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO uploads (upload_id, bucket, key, created_ms, content_type, headers,"
+            " checksum_algo, checksum_type, tags) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, u->upload_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, u->bucket, -1, SQLITE_STATIC);
@@ -173,25 +178,31 @@ void s3_create_multipart(s3_call *c) {
         sl_ck_algo a = sl_ck_algo_parse(algo);
         if (a == SL_CK_NONE) {
             upload_row_free(&u);
-            return s3_error(c, 400, "InvalidRequest", "Checksum algorithm provided is unsupported.");
+            return s3_error(c, 400, "InvalidRequest",
+                            "Checksum algorithm provided is unsupported.");
         }
         u.checksum_algo = sl_xstrdup(sl_ck_algo_name(a));
         if (type && strcmp(type, "COMPOSITE") && strcmp(type, "FULL_OBJECT")) {
             upload_row_free(&u);
-            return s3_error(c, 400, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
+            return s3_error(c, 400, "InvalidRequest",
+                            "Value for x-amz-checksum-type header is invalid.");
         }
         bool crc = a == SL_CK_CRC32 || a == SL_CK_CRC32C || a == SL_CK_CRC64NVME;
         if (type && !strcmp(type, "FULL_OBJECT") && !crc) {
             upload_row_free(&u);
-            return s3_error(c, 400, "InvalidRequest",
-                            "The FULL_OBJECT checksum type cannot be used with the sha1 checksum algorithm.");
+            return s3_error(
+                c, 400, "InvalidRequest",
+                "The FULL_OBJECT checksum type cannot be used with the sha1 checksum algorithm.");
         }
         if (type && !strcmp(type, "COMPOSITE") && a == SL_CK_CRC64NVME) {
             upload_row_free(&u);
             return s3_error(c, 400, "InvalidRequest",
-                            "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.");
+                            "The COMPOSITE checksum type cannot be used with the crc64nvme "
+                            "checksum algorithm.");
         }
-        u.checksum_type = sl_xstrdup(type ? type : a == SL_CK_CRC64NVME ? "FULL_OBJECT" : "COMPOSITE");
+        u.checksum_type = sl_xstrdup(type                   ? type
+                                     : a == SL_CK_CRC64NVME ? "FULL_OBJECT"
+                                                            : "COMPOSITE");
     }
     const char *tagging = sl_req_header(req, "x-amz-tagging");
     if (tagging) {
@@ -258,16 +269,18 @@ static int part_job(sqlite3 *db, void *arg) {
     int found = load_upload(db, ps->upload_id, ps->bucket, ps->key, ps->key_len, NULL);
     if (found <= 0) return found < 0 ? -1 : RC_NO_UPLOAD;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT blob FROM parts WHERE upload_id=?1 AND part_number=?2", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT blob FROM parts WHERE upload_id=?1 AND part_number=?2", -1,
+                           &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, ps->upload_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, ps->part_number);
     if (sqlite3_step(st) == SQLITE_ROW) ps->old_blob = dup_col(st, 0);
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, checksum, blob,"
-                           " last_modified_ms) VALUES (?1,?2,?3,?4,?5,?6,?7)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, checksum, blob,"
+            " last_modified_ms) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, ps->upload_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, ps->part_number);
@@ -299,7 +312,8 @@ static void part_done(s3_call *c) {
     part_state *ps = c->op_state;
     if (!part_committed(c)) return;
     sl_resp_header_add(c->req, "ETag", ps->etag);
-    if (ps->algo != SL_CK_NONE && ps->checksum[0]) sl_resp_header_add(c->req, sl_ck_header_name(ps->algo), ps->checksum);
+    if (ps->algo != SL_CK_NONE && ps->checksum[0])
+        sl_resp_header_add(c->req, sl_ck_header_name(ps->algo), ps->checksum);
     sl_resp_set(c->req, 200, NULL, NULL, 0);
 }
 
@@ -364,9 +378,11 @@ void s3_upload_part_copy(s3_call *c) {
         char tail;
         if (sscanf(range, "bytes=%llu-%llu%c", &a, &b, &tail) != 2 || b < a || b >= src.size) {
             s3_object_free(&src);
-            return s3_error(c, 400, "InvalidArgument",
-                            "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
-                            "and last are the zero-based offsets of the first and last bytes to copy");
+            return s3_error(
+                c, 400, "InvalidArgument",
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+                "first "
+                "and last are the zero-based offsets of the first and last bytes to copy");
         }
         start = a;
         end = b;
@@ -457,10 +473,11 @@ static void complete_state_free(void *p) {
 
 static int load_parts(sqlite3 *db, const char *upload_id, part_row **out, size_t *n) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT part_number, size, etag, checksum, blob FROM parts WHERE upload_id=?1"
-                           " ORDER BY part_number",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT part_number, size, etag, checksum, blob FROM parts WHERE upload_id=?1"
+            " ORDER BY part_number",
+            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
     size_t cap = 0;
@@ -485,7 +502,8 @@ static int load_parts(sqlite3 *db, const char *upload_id, part_row **out, size_t
 /* Inside a write job: forgets an upload and its parts (their blobs are the caller's to remove
  * once the commit is durable). */
 static int delete_upload_rows(sqlite3 *db, const char *upload_id) {
-    static const char *const sqls[] = {"DELETE FROM parts WHERE upload_id=?1", "DELETE FROM uploads WHERE upload_id=?1"};
+    static const char *const sqls[] = {"DELETE FROM parts WHERE upload_id=?1",
+                                       "DELETE FROM uploads WHERE upload_id=?1"};
     for (int i = 0; i < 2; i++) {
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(db, sqls[i], -1, &st, NULL) != SQLITE_OK) return -1;
@@ -501,7 +519,8 @@ static int complete_job(sqlite3 *db, void *arg) {
     complete_state *cs = arg;
     int found = load_upload(db, cs->up.upload_id, cs->up.bucket, cs->up.key, cs->up.key_len, NULL);
     if (found <= 0) return found < 0 ? -1 : RC_NO_UPLOAD;
-    int cond = s3_check_write_conditions(db, cs->up.bucket, cs->up.key, cs->up.key_len, cs->if_match, cs->if_none_match);
+    int cond = s3_check_write_conditions(db, cs->up.bucket, cs->up.key, cs->up.key_len,
+                                         cs->if_match, cs->if_none_match);
     if (cond) return cond;
     if (s3_object_store(db, &cs->ob, &cs->old_blob) != 0) return -1;
     if (s3_event_record(db, cs->event) != 0) return -1;
@@ -545,12 +564,14 @@ static void complete_done(s3_call *c) {
 
 static void malformed(s3_call *c) {
     s3_error(c, 400, "MalformedXML",
-             "The XML you provided was not well-formed or did not validate against our published schema");
+             "The XML you provided was not well-formed or did not validate against our published "
+             "schema");
 }
 
 static void invalid_part(s3_call *c) {
     s3_error(c, 400, "InvalidPart",
-             "One or more of the specified parts could not be found.  The part may not have been uploaded, or "
+             "One or more of the specified parts could not be found.  The part may not have been "
+             "uploaded, or "
              "the specified entity tag may not match the part's entity tag.");
 }
 
@@ -562,7 +583,8 @@ static bool etag_equal(const char *a, const char *b) {
 }
 
 /* The object's checksum from its parts' checksums: composite "<b64>-N" or full-object CRC. */
-static bool combine_checksums(const complete_state *cs, const part_row **chosen, size_t n, char *out, size_t outlen) {
+static bool combine_checksums(const complete_state *cs, const part_row **chosen, size_t n,
+                              char *out, size_t outlen) {
     sl_ck_algo a = sl_ck_algo_parse(cs->up.checksum_algo);
     size_t dl = sl_ck_digest_len(a);
     bool full = cs->up.checksum_type && !strcmp(cs->up.checksum_type, "FULL_OBJECT");
@@ -604,10 +626,12 @@ void s3_complete_multipart(s3_call *c) {
         if (!s3_bucket_exists(c, c->bucket)) return s3_no_such_bucket(c);
         return no_such_upload(c);
     }
-    if (load_parts(db, upload_id, &cs->parts, &cs->nparts) != 0) return s3_internal_error(c, "load parts");
+    if (load_parts(db, upload_id, &cs->parts, &cs->nparts) != 0)
+        return s3_internal_error(c, "load parts");
 
     char err[256];
-    sl_xml_node *root = sl_xml_parse(req->body.data ? req->body.data : "", req->body.len, err, sizeof err);
+    sl_xml_node *root =
+        sl_xml_parse(req->body.data ? req->body.data : "", req->body.len, err, sizeof err);
     if (!root || strcmp(root->name, "CompleteMultipartUpload") != 0) {
         sl_xml_free(root);
         return malformed(c);
@@ -618,7 +642,8 @@ void s3_complete_multipart(s3_call *c) {
     if (n == 0) {
         sl_xml_free(root);
         return s3_error(c, 400, "MalformedXML",
-                        "The XML you provided was not well-formed or did not validate against our published schema");
+                        "The XML you provided was not well-formed or did not validate against our "
+                        "published schema");
     }
     const part_row **chosen = sl_xcalloc(n, sizeof *chosen);
     size_t i = 0;
@@ -663,14 +688,17 @@ void s3_complete_multipart(s3_call *c) {
         free(chosen);
         if (!strcmp(problem, "order"))
             return s3_error(c, 400, "InvalidPartOrder",
-                            "The list of parts was not in ascending order. Parts must be ordered by part number.");
+                            "The list of parts was not in ascending order. Parts must be ordered "
+                            "by part number.");
         if (!strcmp(problem, "invalid")) return invalid_part(c);
         return malformed(c);
     }
     for (size_t j = 0; j + 1 < n; j++) {
         if (chosen[j]->size < S3_MIN_PART) {
             free(chosen);
-            return s3_error(c, 400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.");
+            return s3_error(
+                c, 400, "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed object size.");
         }
     }
     /* Concatenate the parts into the object's blob. */
@@ -720,27 +748,30 @@ void s3_complete_multipart(s3_call *c) {
     ob->size = total;
     ob->etag = sl_xstrdup(etag);
     ob->last_modified_ms = sl_now_ms();
-    ob->content_type = sl_xstrdup(cs->up.content_type ? cs->up.content_type : "binary/octet-stream");
+    ob->content_type =
+        sl_xstrdup(cs->up.content_type ? cs->up.content_type : "binary/octet-stream");
     ob->headers = cs->up.headers ? json_loads(cs->up.headers, 0, NULL) : json_object();
     ob->tags = cs->up.tags ? json_loads(cs->up.tags, 0, NULL) : NULL;
     ob->blob = sl_xstrdup(blob_id);
     ob->parts = (int)n;
     ob->part_sizes = json_array();
-    for (size_t j = 0; j < n; j++) json_array_append_new(ob->part_sizes, json_integer((json_int_t)chosen[j]->size));
+    for (size_t j = 0; j < n; j++)
+        json_array_append_new(ob->part_sizes, json_integer((json_int_t)chosen[j]->size));
     if (algo != SL_CK_NONE) {
         char value[96];
         if (combine_checksums(cs, chosen, n, value, sizeof value)) {
             ob->checksum_algo = sl_xstrdup(cs->up.checksum_algo);
             ob->checksum = sl_xstrdup(value);
-            ob->checksum_type = sl_xstrdup(cs->up.checksum_type ? cs->up.checksum_type : "COMPOSITE");
+            ob->checksum_type =
+                sl_xstrdup(cs->up.checksum_type ? cs->up.checksum_type : "COMPOSITE");
         }
     }
     free(chosen);
     const char *im = sl_req_header(req, "If-Match"), *inm = sl_req_header(req, "If-None-Match");
     if (im) cs->if_match = sl_xstrdup(im);
     if (inm) cs->if_none_match = sl_xstrdup(inm);
-    cs->event = s3_event_payload(c, "ObjectCreated:CompleteMultipartUpload", "CompleteMultipartUpload", c->key,
-                                 c->key_len, ob->size, ob->etag);
+    cs->event = s3_event_payload(c, "ObjectCreated:CompleteMultipartUpload",
+                                 "CompleteMultipartUpload", c->key, c->key_len, ob->size, ob->etag);
     s3_commit(c, complete_job, cs, complete_done);
 }
 
@@ -797,16 +828,19 @@ void s3_list_parts(s3_call *c) {
     char *end;
     if (mp && (max_parts = strtol(mp, &end, 10), *end || max_parts < 0)) {
         upload_row_free(&up);
-        return s3_error(c, 400, "InvalidArgument", "Provided max-parts not an integer or within integer range");
+        return s3_error(c, 400, "InvalidArgument",
+                        "Provided max-parts not an integer or within integer range");
     }
     if (pm && (marker = strtol(pm, &end, 10), *end || marker < 0)) {
         upload_row_free(&up);
-        return s3_error(c, 400, "InvalidArgument", "Provided part-number-marker not an integer or within integer range");
+        return s3_error(c, 400, "InvalidArgument",
+                        "Provided part-number-marker not an integer or within integer range");
     }
     if (max_parts > 1000) max_parts = 1000;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT part_number, size, etag, checksum, last_modified_ms FROM parts WHERE upload_id=?1"
+                           "SELECT part_number, size, etag, checksum, last_modified_ms FROM parts "
+                           "WHERE upload_id=?1"
                            " AND part_number > ?2 ORDER BY part_number LIMIT ?3",
                            -1, &st, NULL) != SQLITE_OK) {
         upload_row_free(&up);
@@ -846,7 +880,8 @@ void s3_list_parts(s3_call *c) {
     s3_xml_elem(&b, "UploadId", upload_id);
     sl_buf_printf(&b, "<PartNumberMarker>%ld</PartNumberMarker>", marker);
     if (truncated) sl_buf_printf(&b, "<NextPartNumberMarker>%ld</NextPartNumberMarker>", last);
-    sl_buf_printf(&b, "<MaxParts>%ld</MaxParts><IsTruncated>%s</IsTruncated>", max_parts, truncated ? "true" : "false");
+    sl_buf_printf(&b, "<MaxParts>%ld</MaxParts><IsTruncated>%s</IsTruncated>", max_parts,
+                  truncated ? "true" : "false");
     owner_initiator(&b);
     sl_buf_puts(&b, "<StorageClass>STANDARD</StorageClass>");
     if (up.checksum_algo) {
@@ -872,15 +907,17 @@ void s3_list_multipart_uploads(s3_call *c) {
     const char *mu = s3_param_get(c, "max-uploads");
     char *end;
     if (mu && (max = strtol(mu, &end, 10), *end || max < 0))
-        return s3_error(c, 400, "InvalidArgument", "Provided max-uploads not an integer or within integer range");
+        return s3_error(c, 400, "InvalidArgument",
+                        "Provided max-uploads not an integer or within integer range");
     if (max > 1000) max = 1000;
     sqlite3 *db = sl_store_reader(c->o->store);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT key, upload_id, created_ms, checksum_algo, checksum_type FROM uploads"
-                           " WHERE bucket=?1 AND (?2 IS NULL OR key > ?2 OR (key = ?2 AND ?3 IS NOT NULL AND"
-                           " upload_id > ?3)) ORDER BY key, created_ms, upload_id",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT key, upload_id, created_ms, checksum_algo, checksum_type FROM uploads"
+            " WHERE bucket=?1 AND (?2 IS NULL OR key > ?2 OR (key = ?2 AND ?3 IS NOT NULL AND"
+            " upload_id > ?3)) ORDER BY key, created_ms, upload_id",
+            -1, &st, NULL) != SQLITE_OK)
         return s3_internal_error(c, "list uploads");
     sqlite3_bind_text(st, 1, c->bucket, -1, SQLITE_STATIC);
     if (key_marker && *key_marker) sqlite3_bind_text(st, 2, key_marker, -1, SQLITE_STATIC);
@@ -927,7 +964,8 @@ void s3_list_multipart_uploads(s3_call *c) {
         s3_xml_elem(&b, "NextUploadIdMarker", last_id);
     }
     if (prefix) s3_xml_elem(&b, "Prefix", prefix);
-    sl_buf_printf(&b, "<MaxUploads>%ld</MaxUploads><IsTruncated>%s</IsTruncated>", max, truncated ? "true" : "false");
+    sl_buf_printf(&b, "<MaxUploads>%ld</MaxUploads><IsTruncated>%s</IsTruncated>", max,
+                  truncated ? "true" : "false");
     if (ups.len) sl_buf_append(&b, ups.data, ups.len);
     sl_buf_puts(&b, "</ListMultipartUploadsResult>");
     s3_xml_response(c, 200, &b);

@@ -10,19 +10,36 @@
 #include "core/xml.h"
 #include "objects/s3.h"
 
-static const char *const valid_events[] = {
-    "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post", "s3:ObjectCreated:Copy",
-    "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete",
-    "s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectTagging:*", "s3:ObjectTagging:Put", "s3:ObjectTagging:Delete",
-    "s3:ObjectRestore:*", "s3:ObjectRestore:Post", "s3:ObjectRestore:Completed", "s3:ObjectRestore:Delete",
-    "s3:ReducedRedundancyLostObject", "s3:Replication:*", "s3:LifecycleExpiration:*", "s3:LifecycleTransition",
-    "s3:IntelligentTiering", "s3:ObjectAcl:Put", "s3:*", NULL};
+static const char *const valid_events[] = {"s3:ObjectCreated:*",
+                                           "s3:ObjectCreated:Put",
+                                           "s3:ObjectCreated:Post",
+                                           "s3:ObjectCreated:Copy",
+                                           "s3:ObjectCreated:CompleteMultipartUpload",
+                                           "s3:ObjectRemoved:*",
+                                           "s3:ObjectRemoved:Delete",
+                                           "s3:ObjectRemoved:DeleteMarkerCreated",
+                                           "s3:ObjectTagging:*",
+                                           "s3:ObjectTagging:Put",
+                                           "s3:ObjectTagging:Delete",
+                                           "s3:ObjectRestore:*",
+                                           "s3:ObjectRestore:Post",
+                                           "s3:ObjectRestore:Completed",
+                                           "s3:ObjectRestore:Delete",
+                                           "s3:ReducedRedundancyLostObject",
+                                           "s3:Replication:*",
+                                           "s3:LifecycleExpiration:*",
+                                           "s3:LifecycleTransition",
+                                           "s3:IntelligentTiering",
+                                           "s3:ObjectAcl:Put",
+                                           "s3:*",
+                                           NULL};
 
 static const struct {
     const char *xml, *arn_elem, *json, *arn_json;
 } kinds[] = {
     {"TopicConfiguration", "Topic", "TopicConfigurations", "TopicArn"},
-    {"CloudFunctionConfiguration", "CloudFunction", "LambdaFunctionConfigurations", "LambdaFunctionArn"},
+    {"CloudFunctionConfiguration", "CloudFunction", "LambdaFunctionConfigurations",
+     "LambdaFunctionArn"},
     {"QueueConfiguration", "Queue", "QueueConfigurations", "QueueArn"},
 };
 
@@ -36,7 +53,9 @@ typedef struct {
 static int put_job(sqlite3 *db, void *arg) {
     notif_args *a = arg;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "UPDATE buckets SET config = json_set(config, '$.notification', json(?2)) WHERE name=?1",
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE buckets SET config = json_set(config, '$.notification', "
+                           "json(?2)) WHERE name=?1",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, a->bucket, -1, SQLITE_STATIC);
@@ -50,11 +69,13 @@ static int put_job(sqlite3 *db, void *arg) {
 void s3_put_bucket_notification(s3_call *c) {
     sl_req *req = c->req;
     char err[256];
-    sl_xml_node *root = sl_xml_parse(req->body.data ? req->body.data : "", req->body.len, err, sizeof err);
+    sl_xml_node *root =
+        sl_xml_parse(req->body.data ? req->body.data : "", req->body.len, err, sizeof err);
     if (!root || strcmp(root->name, "NotificationConfiguration") != 0) {
         sl_xml_free(root);
         return s3_error(c, 400, "MalformedXML",
-                        "The XML you provided was not well-formed or did not validate against our published schema");
+                        "The XML you provided was not well-formed or did not validate against our "
+                        "published schema");
     }
     json_t *cfg = json_object();
     const char *problem = NULL;
@@ -70,7 +91,8 @@ void s3_put_bucket_notification(s3_call *c) {
             break;
         }
         if (k == 2) {
-            problem = "Sluice has no queue service: QueueConfiguration destinations are not supported";
+            problem =
+                "Sluice has no queue service: QueueConfiguration destinations are not supported";
             break;
         }
         const char *arn = sl_xml_child_text(n, kinds[k].arn_elem);
@@ -85,13 +107,15 @@ void s3_put_bucket_notification(s3_call *c) {
         json_object_set_new(entry, "Id", json_string(id));
         json_object_set_new(entry, kinds[k].arn_json, json_string(arn));
         json_t *events = json_array();
-        for (const sl_xml_node *e = sl_xml_child(n, "Event"); e; e = sl_xml_child_next(e, "Event")) {
+        for (const sl_xml_node *e = sl_xml_child(n, "Event"); e;
+             e = sl_xml_child_next(e, "Event")) {
             bool ok = false;
             for (int i = 0; valid_events[i] && !ok; i++) ok = !strcmp(e->text, valid_events[i]);
             if (!ok) problem = "The event is not supported for notifications";
             json_array_append_new(events, json_string(e->text));
         }
-        if (!json_array_size(events) && !problem) problem = "A notification configuration needs at least one Event";
+        if (!json_array_size(events) && !problem)
+            problem = "A notification configuration needs at least one Event";
         json_object_set_new(entry, "Events", events);
         const sl_xml_node *filter = sl_xml_child(n, "Filter");
         const sl_xml_node *key = filter ? sl_xml_child(filter, "S3Key") : NULL;
@@ -99,7 +123,8 @@ void s3_put_bucket_notification(s3_call *c) {
         if (key) {
             json_t *rules = json_array();
             bool prefix = false, suffix = false;
-            for (const sl_xml_node *r = sl_xml_child(key, "FilterRule"); r; r = sl_xml_child_next(r, "FilterRule")) {
+            for (const sl_xml_node *r = sl_xml_child(key, "FilterRule"); r;
+                 r = sl_xml_child_next(r, "FilterRule")) {
                 const char *name = sl_xml_child_text(r, "Name");
                 const char *value = sl_xml_child_text(r, "Value");
                 if (!name || !value || (strcasecmp(name, "prefix") && strcasecmp(name, "suffix"))) {
@@ -113,9 +138,12 @@ void s3_put_bucket_notification(s3_call *c) {
                 }
                 prefix |= is_prefix;
                 suffix |= !is_prefix;
-                json_array_append_new(rules, json_pack("{s:s,s:s}", "Name", is_prefix ? "Prefix" : "Suffix", "Value", value));
+                json_array_append_new(rules,
+                                      json_pack("{s:s,s:s}", "Name",
+                                                is_prefix ? "Prefix" : "Suffix", "Value", value));
             }
-            json_object_set_new(entry, "Filter", json_pack("{s:{s:o}}", "Key", "FilterRules", rules));
+            json_object_set_new(entry, "Filter",
+                                json_pack("{s:{s:o}}", "Key", "FilterRules", rules));
         }
         json_t *list = json_object_get(cfg, kinds[k].json);
         if (!list) json_object_set_new(cfg, kinds[k].json, list = json_array());
@@ -138,8 +166,9 @@ void s3_put_bucket_notification(s3_call *c) {
 void s3_get_bucket_notification(s3_call *c) {
     sqlite3 *db = sl_store_reader(c->o->store);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT json_extract(config, '$.notification') FROM buckets WHERE name=?1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db, "SELECT json_extract(config, '$.notification') FROM buckets WHERE name=?1", -1, &st,
+            NULL) != SQLITE_OK)
         return s3_internal_error(c, "get notification");
     sqlite3_bind_text(st, 1, c->bucket, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -158,11 +187,14 @@ void s3_get_bucket_notification(s3_call *c) {
         json_array_foreach(json_object_get(cfg, kinds[k].json), i, e) {
             sl_buf_printf(&b, "<%s>", kinds[k].xml);
             s3_xml_elem(&b, "Id", json_string_value(json_object_get(e, "Id")));
-            s3_xml_elem(&b, kinds[k].arn_elem, json_string_value(json_object_get(e, kinds[k].arn_json)));
+            s3_xml_elem(&b, kinds[k].arn_elem,
+                        json_string_value(json_object_get(e, kinds[k].arn_json)));
             size_t j;
             json_t *ev;
-            json_array_foreach(json_object_get(e, "Events"), j, ev) s3_xml_elem(&b, "Event", json_string_value(ev));
-            json_t *rules = json_object_get(json_object_get(json_object_get(e, "Filter"), "Key"), "FilterRules");
+            json_array_foreach(json_object_get(e, "Events"), j, ev)
+                s3_xml_elem(&b, "Event", json_string_value(ev));
+            json_t *rules = json_object_get(json_object_get(json_object_get(e, "Filter"), "Key"),
+                                            "FilterRules");
             if (rules) {
                 sl_buf_puts(&b, "<Filter><S3Key>");
                 json_t *r;
@@ -177,7 +209,8 @@ void s3_get_bucket_notification(s3_call *c) {
             sl_buf_printf(&b, "</%s>", kinds[k].xml);
         }
     }
-    if (json_object_get(cfg, "EventBridgeConfiguration")) sl_buf_puts(&b, "<EventBridgeConfiguration></EventBridgeConfiguration>");
+    if (json_object_get(cfg, "EventBridgeConfiguration"))
+        sl_buf_puts(&b, "<EventBridgeConfiguration></EventBridgeConfiguration>");
     sl_buf_puts(&b, "</NotificationConfiguration>");
     json_decref(cfg);
     s3_xml_response(c, 200, &b);

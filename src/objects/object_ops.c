@@ -14,7 +14,7 @@
 #include "objects/s3.h"
 
 #define RC_NO_BUCKET S3_RC_NO_BUCKET
-#define RC_NO_KEY S3_RC_NO_KEY
+#define RC_NO_KEY    S3_RC_NO_KEY
 
 static int bucket_row_exists(sqlite3 *db, const char *bucket) {
     sqlite3_stmt *st = sl_store_cached(db, "SELECT 1 FROM buckets WHERE name=?1");
@@ -56,7 +56,8 @@ static int put_job(sqlite3 *db, void *arg) {
     write_state *ws = arg;
     int b = bucket_row_exists(db, ws->ob.bucket);
     if (b <= 0) return b < 0 ? -1 : RC_NO_BUCKET;
-    int cond = s3_check_write_conditions(db, ws->ob.bucket, ws->ob.key, ws->ob.key_len, ws->if_match, ws->if_none_match);
+    int cond = s3_check_write_conditions(db, ws->ob.bucket, ws->ob.key, ws->ob.key_len,
+                                         ws->if_match, ws->if_none_match);
     if (cond) return cond;
     if (s3_object_store(db, &ws->ob, &ws->old_blob) != 0) return -1;
     return s3_event_record(db, ws->event);
@@ -105,8 +106,10 @@ void s3_put_object_complete(s3_call *c) {
         ob->data = upload_take_inline(c->upload);
         ob->data_len = r->size;
     }
-    ws->event = s3_event_payload(c, "ObjectCreated:Put", "PutObject", c->key, c->key_len, ob->size, ob->etag);
-    const char *im = sl_req_header(c->req, "If-Match"), *inm = sl_req_header(c->req, "If-None-Match");
+    ws->event = s3_event_payload(c, "ObjectCreated:Put", "PutObject", c->key, c->key_len, ob->size,
+                                 ob->etag);
+    const char *im = sl_req_header(c->req, "If-Match"),
+               *inm = sl_req_header(c->req, "If-None-Match");
     if (im) ws->if_match = sl_xstrdup(im);
     if (inm) ws->if_none_match = sl_xstrdup(inm);
     s3_commit(c, put_job, ws, put_done);
@@ -115,7 +118,8 @@ void s3_put_object_complete(s3_call *c) {
 /* ---- GetObject / HeadObject ---- */
 
 /* Returns 0 to go on, or the status (304/412) the conditions demand. */
-static int check_conditions(sl_req *req, const char *etag, int64_t last_modified_ms, const char *prefix) {
+static int check_conditions(sl_req *req, const char *etag, int64_t last_modified_ms,
+                            const char *prefix) {
     char name[96];
 #define H(suffix) (snprintf(name, sizeof name, "%s%s", prefix, suffix), sl_req_header(req, name))
     s3_conditions cond;
@@ -164,7 +168,8 @@ void s3_get_object(s3_call *c, bool head) {
                 add_object_headers(c, &ob);
                 sl_resp_set(req, 304, NULL, NULL, 0);
             } else {
-                s3_error(c, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+                s3_error(c, 412, "PreconditionFailed",
+                         "At least one of the pre-conditions you specified did not hold");
             }
             s3_object_free(&ob);
             return;
@@ -177,22 +182,27 @@ void s3_get_object(s3_call *c, bool head) {
             long n = strtol(pn, &e, 10);
             if (*e || e == pn || n < 1 || n > S3_MAX_PART_NUMBER) {
                 s3_object_free(&ob);
-                return s3_error(c, 400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
+                return s3_error(c, 400, "InvalidArgument",
+                                "Part number must be an integer between 1 and 10000, inclusive");
             }
             if (sl_req_header(req, "Range")) {
                 s3_object_free(&ob);
-                return s3_error(c, 400, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter");
+                return s3_error(c, 400, "InvalidRequest",
+                                "Cannot specify both Range header and partNumber query parameter");
             }
             size_t count = ob.part_sizes ? json_array_size(ob.part_sizes) : 1;
             if ((size_t)n > count) {
                 s3_object_free(&ob);
-                return s3_error(c, 416, "InvalidPartNumber", "The requested partnumber is not satisfiable");
+                return s3_error(c, 416, "InvalidPartNumber",
+                                "The requested partnumber is not satisfiable");
             }
             ranged = 0;
             if (ob.part_sizes) {
                 uint64_t off = 0;
-                for (long i = 0; i + 1 < n; i++) off += (uint64_t)json_integer_value(json_array_get(ob.part_sizes, (size_t)i));
-                uint64_t psize = (uint64_t)json_integer_value(json_array_get(ob.part_sizes, (size_t)n - 1));
+                for (long i = 0; i + 1 < n; i++)
+                    off += (uint64_t)json_integer_value(json_array_get(ob.part_sizes, (size_t)i));
+                uint64_t psize =
+                    (uint64_t)json_integer_value(json_array_get(ob.part_sizes, (size_t)n - 1));
                 start = off;
                 end = off + psize - 1;
                 ranged = psize ? 1 : 0;
@@ -206,9 +216,11 @@ void s3_get_object(s3_call *c, bool head) {
             sl_buf_xml_escape(&extra, range, strlen(range));
             sl_buf_printf(&extra, "</RangeRequested><ActualObjectSize>%llu</ActualObjectSize>",
                           (unsigned long long)ob.size);
-            sl_s3_error(req, 416, "InvalidRange", "The requested range is not satisfiable", req->raw_path, extra.data);
+            sl_s3_error(req, 416, "InvalidRange", "The requested range is not satisfiable",
+                        req->raw_path, extra.data);
             sl_buf_free(&extra);
-            sl_resp_header_printf(req, "Content-Range", "bytes */%llu", (unsigned long long)ob.size);
+            sl_resp_header_printf(req, "Content-Range", "bytes */%llu",
+                                  (unsigned long long)ob.size);
             s3_object_free(&ob);
             return;
         }
@@ -228,7 +240,10 @@ void s3_get_object(s3_call *c, bool head) {
         }
         add_object_headers(c, &ob);
         const char *ct = s3_param_get(c, "response-content-type");
-        sl_resp_header_add(req, "Content-Type", ct ? ct : ob.content_type ? ob.content_type : "binary/octet-stream");
+        sl_resp_header_add(req, "Content-Type",
+                           ct                ? ct
+                           : ob.content_type ? ob.content_type
+                                             : "binary/octet-stream");
         json_t *h = json_deep_copy(ob.headers);
         for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
             const char *v = s3_param_get(c, overrides[i].param);
@@ -242,8 +257,9 @@ void s3_get_object(s3_call *c, bool head) {
         int status = 200;
         if (ranged == 1) {
             status = 206;
-            sl_resp_header_printf(req, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)start,
-                                  (unsigned long long)end, (unsigned long long)ob.size);
+            sl_resp_header_printf(req, "Content-Range", "bytes %llu-%llu/%llu",
+                                  (unsigned long long)start, (unsigned long long)end,
+                                  (unsigned long long)ob.size);
         }
         if (fd >= 0) {
             sl_resp_set_fd(req, status, fd, start, len);
@@ -292,7 +308,9 @@ static int delete_job(sqlite3 *db, void *arg) {
     json_t *k;
     json_array_foreach(ds->keys, i, k) {
         char *old = NULL;
-        if (s3_object_delete_row(db, ds->bucket, json_string_value(k), json_string_length(k), &old) < 0) return -1;
+        if (s3_object_delete_row(db, ds->bucket, json_string_value(k), json_string_length(k),
+                                 &old) < 0)
+            return -1;
         if (old) json_array_append_new(ds->old_blobs, json_string(old));
         free(old);
         if (s3_event_record(db, json_array_get(ds->events, i)) != 0) return -1;
@@ -328,7 +346,8 @@ static delete_state *delete_state_new(s3_call *c) {
 void s3_delete_object(s3_call *c) {
     delete_state *ds = delete_state_new(c);
     json_array_append_new(ds->keys, json_stringn(c->key, c->key_len));
-    json_array_append_new(ds->events, s3_event_payload(c, "ObjectRemoved:Delete", "DeleteObject", c->key, c->key_len, 0, NULL));
+    json_array_append_new(ds->events, s3_event_payload(c, "ObjectRemoved:Delete", "DeleteObject",
+                                                       c->key, c->key_len, 0, NULL));
     s3_commit(c, delete_job, ds, delete_done);
 }
 
@@ -366,20 +385,25 @@ static void delete_objects_quiet_done(s3_call *c) {
 
 static void malformed_xml(s3_call *c) {
     s3_error(c, 400, "MalformedXML",
-             "The XML you provided was not well-formed or did not validate against our published schema");
+             "The XML you provided was not well-formed or did not validate against our published "
+             "schema");
 }
 
 void s3_delete_objects(s3_call *c) {
     sl_req *req = c->req;
     if (!sl_req_header(req, "Content-MD5") && !sl_req_header(req, "x-amz-sdk-checksum-algorithm") &&
-        !sl_req_header(req, "x-amz-checksum-crc32") && !sl_req_header(req, "x-amz-checksum-crc32c") &&
-        !sl_req_header(req, "x-amz-checksum-crc64nvme") && !sl_req_header(req, "x-amz-checksum-sha1") &&
+        !sl_req_header(req, "x-amz-checksum-crc32") &&
+        !sl_req_header(req, "x-amz-checksum-crc32c") &&
+        !sl_req_header(req, "x-amz-checksum-crc64nvme") &&
+        !sl_req_header(req, "x-amz-checksum-sha1") &&
         !sl_req_header(req, "x-amz-checksum-sha256")) {
-        s3_error(c, 400, "InvalidRequest", "Missing required header for this request: Content-MD5 OR x-amz-checksum-*");
+        s3_error(c, 400, "InvalidRequest",
+                 "Missing required header for this request: Content-MD5 OR x-amz-checksum-*");
         return;
     }
     char err[256];
-    sl_xml_node *root = sl_xml_parse(req->body.data ? req->body.data : "", req->body.len, err, sizeof err);
+    sl_xml_node *root =
+        sl_xml_parse(req->body.data ? req->body.data : "", req->body.len, err, sizeof err);
     if (!root || strcmp(root->name, "Delete") != 0) {
         sl_xml_free(root);
         return malformed_xml(c);
@@ -400,7 +424,8 @@ void s3_delete_objects(s3_call *c) {
         }
         json_array_append_new(ds->keys, json_stringn(k->text, k->text_len));
         json_array_append_new(ds->events,
-                              s3_event_payload(c, "ObjectRemoved:Delete", "DeleteObjects", k->text, k->text_len, 0, NULL));
+                              s3_event_payload(c, "ObjectRemoved:Delete", "DeleteObjects", k->text,
+                                               k->text_len, 0, NULL));
     }
     bool is_quiet = quiet && !strcasecmp(quiet, "true");
     sl_xml_free(root);
@@ -430,7 +455,8 @@ static int s3_parse_copy_source(s3_call *c, char **bucket, char **key, size_t *k
     const char *slash = dn > 0 ? memchr(p, '/', (size_t)dn) : NULL;
     if (dn < 0 || !slash || slash == p || (size_t)dn == (size_t)(slash - p) + 1) {
         free(dec);
-        s3_error(c, 400, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+        s3_error(c, 400, "InvalidArgument",
+                 "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
         return -1;
     }
     *bucket = sl_xstrndup(p, (size_t)(slash - p));
@@ -466,7 +492,8 @@ int s3_load_copy_source(s3_call *c, s3_object *out) {
             sl_buf_puts(&extra, "<Key>");
             sl_buf_xml_escape(&extra, sk, sklen);
             sl_buf_puts(&extra, "</Key>");
-            sl_s3_error(c->req, 404, "NoSuchKey", "The specified key does not exist.", c->req->raw_path, extra.data);
+            sl_s3_error(c->req, 404, "NoSuchKey", "The specified key does not exist.",
+                        c->req->raw_path, extra.data);
             sl_buf_free(&extra);
         }
         free(sb);
@@ -477,7 +504,8 @@ int s3_load_copy_source(s3_call *c, s3_object *out) {
     free(sk);
     if (check_conditions(c->req, out->etag, out->last_modified_ms, "x-amz-copy-source-")) {
         s3_object_free(out);
-        s3_error(c, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+        s3_error(c, 412, "PreconditionFailed",
+                 "At least one of the pre-conditions you specified did not hold");
         return 0;
     }
     return 1;
@@ -528,13 +556,16 @@ void s3_copy_object(s3_call *c) {
     c->op_state_free = write_state_free;
     s3_object *src = &ws->ob;
     if (!s3_load_copy_source(c, src)) return;
-    bool same = !strcmp(src->bucket, c->bucket) && src->key_len == c->key_len && !memcmp(src->key, c->key, c->key_len);
+    bool same = !strcmp(src->bucket, c->bucket) && src->key_len == c->key_len &&
+                !memcmp(src->key, c->key, c->key_len);
     if (same && !replace && !sl_req_header(req, "x-amz-storage-class") &&
         !sl_req_header(req, "x-amz-website-redirect-location")) {
-        return s3_error(c, 400, "InvalidRequest",
-                        "This copy request is illegal because it is trying to copy an object to itself without "
-                        "changing the object's metadata, storage class, website redirect location or encryption "
-                        "attributes.");
+        return s3_error(
+            c, 400, "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself without "
+            "changing the object's metadata, storage class, website redirect location or "
+            "encryption "
+            "attributes.");
     }
     /* The destination row reuses the source record with a new identity. */
     free(src->bucket);
@@ -558,11 +589,13 @@ void s3_copy_object(s3_call *c) {
     }
     if (src->blob) {
         char new_id[SL_BLOB_ID_LEN + 1];
-        if (sl_blob_link(&c->o->blobs, src->blob, new_id) != 0) return s3_internal_error(c, "link blob");
+        if (sl_blob_link(&c->o->blobs, src->blob, new_id) != 0)
+            return s3_internal_error(c, "link blob");
         free(src->blob);
         src->blob = sl_xstrdup(new_id);
     }
-    ws->event = s3_event_payload(c, "ObjectCreated:Copy", "CopyObject", c->key, c->key_len, src->size, src->etag);
+    ws->event = s3_event_payload(c, "ObjectCreated:Copy", "CopyObject", c->key, c->key_len,
+                                 src->size, src->etag);
     s3_commit(c, put_job, ws, copy_done);
 }
 
@@ -615,7 +648,8 @@ static int tag_job(sqlite3 *db, void *arg) {
     int b = bucket_row_exists(db, ts->bucket);
     if (b <= 0) return b < 0 ? -1 : RC_NO_BUCKET;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "UPDATE objects SET tags=?3 WHERE bucket=?1 AND key=?2", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "UPDATE objects SET tags=?3 WHERE bucket=?1 AND key=?2", -1, &st,
+                           NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, ts->bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ts->key, (int)ts->key_len, SQLITE_STATIC);
@@ -630,7 +664,8 @@ static int tag_job(sqlite3 *db, void *arg) {
 static void tag_done(s3_call *c) {
     tag_state *ts = c->op_state;
     if (c->commit_rc == RC_NO_BUCKET) return s3_no_such_bucket(c);
-    if (c->commit_rc == RC_NO_KEY) return s3_error_key(c, 404, "NoSuchKey", "The specified key does not exist.");
+    if (c->commit_rc == RC_NO_KEY)
+        return s3_error_key(c, 404, "NoSuchKey", "The specified key does not exist.");
     if (c->commit_rc != 0) return s3_internal_error(c, "tagging");
     sl_resp_set(c->req, ts->tags ? 200 : 204, NULL, NULL, 0);
 }
@@ -647,8 +682,10 @@ static tag_state *tag_state_new(s3_call *c) {
 
 void s3_put_object_tagging(s3_call *c) {
     char err[256];
-    sl_xml_node *root = sl_xml_parse(c->req->body.data ? c->req->body.data : "", c->req->body.len, err, sizeof err);
-    const sl_xml_node *set = root && !strcmp(root->name, "Tagging") ? sl_xml_child(root, "TagSet") : NULL;
+    sl_xml_node *root =
+        sl_xml_parse(c->req->body.data ? c->req->body.data : "", c->req->body.len, err, sizeof err);
+    const sl_xml_node *set =
+        root && !strcmp(root->name, "Tagging") ? sl_xml_child(root, "TagSet") : NULL;
     if (!set) {
         sl_xml_free(root);
         return malformed_xml(c);
@@ -672,12 +709,14 @@ void s3_put_object_tagging(s3_call *c) {
     tag_state *ts = tag_state_new(c);
     ts->tags = json_dumps(tags, JSON_COMPACT);
     json_decref(tags);
-    ts->event = s3_event_payload(c, "ObjectTagging:Put", "PutObjectTagging", c->key, c->key_len, 0, NULL);
+    ts->event =
+        s3_event_payload(c, "ObjectTagging:Put", "PutObjectTagging", c->key, c->key_len, 0, NULL);
     s3_commit(c, tag_job, ts, tag_done);
 }
 
 void s3_delete_object_tagging(s3_call *c) {
     tag_state *ts = tag_state_new(c);
-    ts->event = s3_event_payload(c, "ObjectTagging:Delete", "DeleteObjectTagging", c->key, c->key_len, 0, NULL);
+    ts->event = s3_event_payload(c, "ObjectTagging:Delete", "DeleteObjectTagging", c->key,
+                                 c->key_len, 0, NULL);
     s3_commit(c, tag_job, c->op_state, tag_done);
 }

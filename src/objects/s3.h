@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "auth/sigv4.h"
-#include "core/buf.h"
 #include "core/aws_error.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/http.h"
 #include "objects/blob.h"
@@ -25,10 +25,10 @@
 #include "objects/objects.h"
 #include "store/store.h"
 
-#define S3_MAX_KEY 1024
-#define S3_MIN_PART (5u * 1024 * 1024)
+#define S3_MAX_KEY         1024
+#define S3_MIN_PART        (5u * 1024 * 1024)
 #define S3_MAX_PART_NUMBER 10000
-#define S3_MAX_OBJECT (5ull * 1024 * 1024 * 1024 * 1024)
+#define S3_MAX_OBJECT      (5ull * 1024 * 1024 * 1024 * 1024)
 
 struct sl_objects {
     const sl_config *cfg;
@@ -172,13 +172,14 @@ void s3_object_free(s3_object *ob);
  * checks x-amz-copy-source-if-*; 1 with *out loaded, or 0 after answering the error. */
 int s3_load_copy_source(s3_call *c, s3_object *out);
 /* Reads a row; returns 1 found, 0 absent, -1 store error. */
-int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t key_len, s3_object *out,
-                   bool with_data);
+int s3_object_load(sl_objects *o, const char *bucket, const char *key, size_t key_len,
+                   s3_object *out, bool with_data);
 /* Inserts or replaces a row; returns the replaced row's blob id in old_blob (caller frees) so it
  * can be removed after the commit. Runs inside a store write job. */
 int s3_object_store(sqlite3 *db, const s3_object *ob, char **old_blob);
 /* Deletes a row inside a write job; *old_blob gets its blob id. Returns 1 deleted, 0 absent, -1. */
-int s3_object_delete_row(sqlite3 *db, const char *bucket, const char *key, size_t key_len, char **old_blob);
+int s3_object_delete_row(sqlite3 *db, const char *bucket, const char *key, size_t key_len,
+                         char **old_blob);
 /* Metadata headers from the request (Content-Type handled separately). */
 json_t *s3_headers_from_request(sl_req *req);
 /* Applies stored headers to a response. */
@@ -187,19 +188,19 @@ void s3_apply_stored_headers(sl_req *req, const json_t *headers);
 json_t *s3_tags_from_query_string(s3_call *c, const char *s);
 /* The outbox payload describing a change for the event bus and notifications: event_name is
  * S3's ("ObjectCreated:Put"), api the operation CloudTrail records ("PutObject"). */
-json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, const char *key, size_t key_len,
-                         uint64_t size, const char *etag);
+json_t *s3_event_payload(s3_call *c, const char *event_name, const char *api, const char *key,
+                         size_t key_len, uint64_t size, const char *etag);
 /* Inside a write job: appends the payload to the outbox (kind "s3"). 0 or -1. */
 int s3_event_record(sqlite3 *db, const json_t *payload);
 /* Write-job results shared by the operation files. */
-#define S3_RC_NO_BUCKET 1
-#define S3_RC_NO_KEY 2
+#define S3_RC_NO_BUCKET    1
+#define S3_RC_NO_KEY       2
 #define S3_RC_PRECONDITION 4
 /* Conditional writes (If-Match / If-None-Match on PutObject and CompleteMultipartUpload),
  * checked inside the write job so the check and the write are one atomic step. Returns 0,
  * S3_RC_NO_KEY (If-Match on a missing key), S3_RC_PRECONDITION, or -1. */
-int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, size_t key_len, const char *if_match,
-                              const char *if_none_match);
+int s3_check_write_conditions(sqlite3 *db, const char *bucket, const char *key, size_t key_len,
+                              const char *if_match, const char *if_none_match);
 /* Answers a failed conditional write. */
 void s3_write_condition_failed(s3_call *c, int rc);
 /* Validates a tag set; returns false after setting InvalidTag. */

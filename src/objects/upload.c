@@ -52,7 +52,8 @@ static sl_ck_algo algo_from_headers(sl_req *req, bool *bad) {
         if (a == SL_CK_NONE) *bad = true;
         return a;
     }
-    static const sl_ck_algo all[] = {SL_CK_CRC32, SL_CK_CRC32C, SL_CK_CRC64NVME, SL_CK_SHA1, SL_CK_SHA256};
+    static const sl_ck_algo all[] = {SL_CK_CRC32, SL_CK_CRC32C, SL_CK_CRC64NVME, SL_CK_SHA1,
+                                     SL_CK_SHA256};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (sl_req_header(req, sl_ck_header_name(all[i]))) return all[i];
     return SL_CK_NONE;
@@ -85,9 +86,11 @@ upload_sink *upload_begin(s3_call *c, bool force_blob, sl_ck_algo default_algo) 
         sl_chunked_mode mode;
         if (!strcmp(sha, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")) mode = SL_CHUNKED_UNSIGNED;
         else if (!strcmp(sha, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")) mode = SL_CHUNKED_SIGNED;
-        else if (!strcmp(sha, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")) mode = SL_CHUNKED_SIGNED_TRAILER;
+        else if (!strcmp(sha, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"))
+            mode = SL_CHUNKED_SIGNED_TRAILER;
         else {
-            s3_error(c, 501, "NotImplemented", "This payload signing mode (SigV4a) is not implemented");
+            s3_error(c, 501, "NotImplemented",
+                     "This payload signing mode (SigV4a) is not implemented");
             goto fail;
         }
         u->chunked = sl_chunked_new(mode, &c->auth);
@@ -102,7 +105,8 @@ upload_sink *upload_begin(s3_call *c, bool force_blob, sl_ck_algo default_algo) 
             }
             u->expected = v;
         } else if (mode != SL_CHUNKED_UNSIGNED) {
-            s3_error(c, 411, "MissingContentLength", "You must provide the Content-Length HTTP header.");
+            s3_error(c, 411, "MissingContentLength",
+                     "You must provide the Content-Length HTTP header.");
             goto fail;
         }
     } else {
@@ -122,7 +126,8 @@ upload_sink *upload_begin(s3_call *c, bool force_blob, sl_ck_algo default_algo) 
     if (u->algo == SL_CK_NONE) u->algo = default_algo;
     u->hasher = sl_hasher_new(u->algo, u->want_sha256);
     /* Past a few MiB, hashing on its own thread overlaps it with receiving and writing. */
-    if (u->expected != UINT64_MAX && u->expected >= PIPE_MIN_BYTES) u->pipe = hash_pipe_start(u->hasher);
+    if (u->expected != UINT64_MAX && u->expected >= PIPE_MIN_BYTES)
+        u->pipe = hash_pipe_start(u->hasher);
     if (force_blob || u->expected == UINT64_MAX || u->expected > u->inline_max) {
         if (force_blob || u->expected != UINT64_MAX) {
             if (spill_to_blob(c, u) != 0) {
@@ -161,14 +166,16 @@ static int sink_write(void *ctx, const char *data, size_t n) {
     }
     if (u->to_blob) {
         if (sl_blob_write_all(u->fd, data, n) != 0) {
-            if (errno == ENOSPC) s3_error(c, 507, "InsufficientStorage", "The data directory is full");
+            if (errno == ENOSPC)
+                s3_error(c, 507, "InsufficientStorage", "The data directory is full");
             else s3_internal_error(c, "write to upload file failed");
             return -1;
         }
         /* Start writeback as the body arrives, so the fsync at the end has little left to do
          * and the disk works while the network does. */
         if (u->received - u->flushed >= WRITEBACK_STEP) {
-            sync_file_range(u->fd, (off_t)u->flushed, (off_t)(u->received - u->flushed), SYNC_FILE_RANGE_WRITE);
+            sync_file_range(u->fd, (off_t)u->flushed, (off_t)(u->received - u->flushed),
+                            SYNC_FILE_RANGE_WRITE);
             u->flushed = u->received;
         }
     } else {
@@ -210,8 +217,9 @@ int upload_finish(s3_call *c) {
         return -1;
     }
     if (u->expected != UINT64_MAX && u->received != u->expected) {
-        s3_error(c, 400, "IncompleteBody",
-                 "You did not provide the number of bytes specified by the Content-Length HTTP header.");
+        s3_error(
+            c, 400, "IncompleteBody",
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.");
         return -1;
     }
     hash_pipe_finish(u->pipe);
@@ -229,15 +237,17 @@ int upload_finish(s3_call *c) {
             return -1;
         }
         if (memcmp(given, r->md5_raw, 16) != 0) {
-            s3_error(c, 400, "BadDigest", "The Content-MD5 you specified did not match what we received.");
+            s3_error(c, 400, "BadDigest",
+                     "The Content-MD5 you specified did not match what we received.");
             return -1;
         }
     }
     if (u->want_sha256) {
         const char *declared = sl_req_header(c->req, "x-amz-content-sha256");
         if (strcasecmp(declared, sha_hex) != 0) {
-            s3_error(c, 400, "XAmzContentSHA256Mismatch",
-                     "The provided 'x-amz-content-sha256' header does not match what was computed.");
+            s3_error(
+                c, 400, "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.");
             return -1;
         }
     }
@@ -246,11 +256,14 @@ int upload_finish(s3_call *c) {
         char lower[64];
         size_t n = strlen(trailer);
         if (n >= sizeof lower) n = sizeof lower - 1;
-        for (size_t i = 0; i < n; i++) lower[i] = (char)((trailer[i] >= 'A' && trailer[i] <= 'Z') ? trailer[i] + 32 : trailer[i]);
+        for (size_t i = 0; i < n; i++)
+            lower[i] =
+                (char)((trailer[i] >= 'A' && trailer[i] <= 'Z') ? trailer[i] + 32 : trailer[i]);
         lower[n] = 0;
         if (!sl_chunked_trailer(u->chunked, lower)) {
             char msg[160];
-            snprintf(msg, sizeof msg, "The trailer %s was declared in x-amz-trailer but not sent", lower);
+            snprintf(msg, sizeof msg, "The trailer %s was declared in x-amz-trailer but not sent",
+                     lower);
             s3_error(c, 400, "MalformedTrailerError", msg);
             return -1;
         }

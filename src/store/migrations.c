@@ -19,13 +19,13 @@ static const char *const migrations[] = {
     "  etag TEXT NOT NULL,"
     "  last_modified_ms INTEGER NOT NULL,"
     "  content_type TEXT,"
-    "  headers TEXT NOT NULL DEFAULT '{}',"  /* stored response headers and user metadata */
+    "  headers TEXT NOT NULL DEFAULT '{}'," /* stored response headers and user metadata */
     "  checksum_algo TEXT,"
     "  checksum TEXT,"
     "  checksum_type TEXT,"
     "  tags TEXT,"
-    "  blob TEXT,"                           /* file id under blobs/, or NULL when inline */
-    "  data BLOB,"                           /* inline body for small objects */
+    "  blob TEXT," /* file id under blobs/, or NULL when inline */
+    "  data BLOB," /* inline body for small objects */
     "  parts INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (bucket, key)"
     ") WITHOUT ROWID;"
@@ -105,12 +105,12 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  bus TEXT NOT NULL,"
     "  rule TEXT NOT NULL,"
-    "  target TEXT NOT NULL,"    /* the target as it was when the event matched */
+    "  target TEXT NOT NULL," /* the target as it was when the event matched */
     "  event TEXT NOT NULL,"
     "  event_ms INTEGER NOT NULL,"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_ms INTEGER NOT NULL,"
-    "  state TEXT NOT NULL DEFAULT 'pending',"  /* pending | dead */
+    "  state TEXT NOT NULL DEFAULT 'pending'," /* pending | dead */
     "  last_error TEXT"
     ");"
     "CREATE INDEX event_deliveries_due ON event_deliveries (state, next_ms);"
@@ -135,7 +135,8 @@ int sl_migrations_apply(sqlite3 *db, char *err, size_t errlen) {
     sqlite3_finalize(st);
     int n = (int)(sizeof migrations / sizeof migrations[0]);
     if (version > n) {
-        snprintf(err, errlen, "data dir schema version %d is newer than this sluice (%d)", version, n);
+        snprintf(err, errlen, "data dir schema version %d is newer than this sluice (%d)", version,
+                 n);
         return SQLITE_ERROR;
     }
     for (int v = version; v < n; v++) {

@@ -7,7 +7,8 @@
 #include "store/store.h"
 
 int sl_outbox_add(sqlite3 *db, const char *kind, const json_t *payload) {
-    sqlite3_stmt *st = sl_store_cached(db, "INSERT INTO outbox (kind, payload, created_ms) VALUES (?1, ?2, ?3)");
+    sqlite3_stmt *st =
+        sl_store_cached(db, "INSERT INTO outbox (kind, payload, created_ms) VALUES (?1, ?2, ?3)");
     if (!st) return -1;
     char *text = json_dumps(payload, JSON_COMPACT);
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);

@@ -3,9 +3,9 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +64,8 @@ static int open_conn(const char *path, sqlite3 **out, bool writer) {
                  "PRAGMA temp_store=MEMORY;",
                  NULL, NULL, NULL);
     /* Readers are one per HTTP thread: keep their page caches small (idle RSS). */
-    sqlite3_exec(*out, writer ? "PRAGMA cache_size=-1024" : "PRAGMA cache_size=-512", NULL, NULL, NULL);
+    sqlite3_exec(*out, writer ? "PRAGMA cache_size=-1024" : "PRAGMA cache_size=-512", NULL, NULL,
+                 NULL);
     return SQLITE_OK;
 }
 

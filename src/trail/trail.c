@@ -22,7 +22,8 @@ static void trail_arn(const sl_trails *t, const char *name, char *out, size_t n)
 
 /* Trail names may be given as ARNs. */
 static const char *trail_name(const char *name_or_arn) {
-    const char *p = name_or_arn && !strncmp(name_or_arn, "arn:", 4) ? strstr(name_or_arn, ":trail/") : NULL;
+    const char *p =
+        name_or_arn && !strncmp(name_or_arn, "arn:", 4) ? strstr(name_or_arn, ":trail/") : NULL;
     return p ? p + 7 : name_or_arn;
 }
 
@@ -30,8 +31,8 @@ static bool name_valid(const char *n) {
     size_t len = strlen(n);
     if (len < 3 || len > 128) return false;
     for (const char *p = n; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-              *p == '-' || *p == '_'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-' || *p == '_'))
             return false;
     return true;
 }
@@ -50,7 +51,8 @@ static int exec_job(sqlite3 *db, void *arg) {
     for (int i = 0; i < e->n; i++) sqlite3_bind_text(st, i + 1, e->a[i], -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 1 : -1;
+    if (rc != SQLITE_DONE)
+        return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 1 : -1;
     e->changes = sqlite3_changes(db);
     return 0;
 }
@@ -58,28 +60,34 @@ static int exec_job(sqlite3 *db, void *arg) {
 static void not_found(sl_json_call *call, const sl_trails *t, const char *name) {
     char arn[512];
     trail_arn(t, name, arn, sizeof arn);
-    sl_json_fail(call, 400, "TrailNotFoundException", "Unknown trail: %s for the user: %s", arn, t->cfg->account_id);
+    sl_json_fail(call, 400, "TrailNotFoundException", "Unknown trail: %s for the user: %s", arn,
+                 t->cfg->account_id);
 }
 
-static void internal(sl_json_call *call) { sl_json_fail(call, 500, "InternalFailure", "The request was not applied."); }
+static void internal(sl_json_call *call) {
+    sl_json_fail(call, 500, "InternalFailure", "The request was not applied.");
+}
 
 /* Loads a trail row: bucket, logging, selectors, spec. NULL when absent. */
 static json_t *load(sl_trails *t, const char *name) {
     sqlite3_stmt *st = NULL;
     json_t *out = NULL;
-    if (sqlite3_prepare_v2(sl_store_reader(t->store),
-                           "SELECT bucket, logging, selectors, advanced_selectors, spec FROM trails WHERE name=?1", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            sl_store_reader(t->store),
+            "SELECT bucket, logging, selectors, advanced_selectors, spec FROM trails WHERE name=?1",
+            -1, &st, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *sel = (const char *)sqlite3_column_text(st, 2);
         const char *adv = (const char *)sqlite3_column_text(st, 3);
         json_t *spec = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
-        out = json_pack("{s:s,s:s,s:b,s:o,s:o,s:o}", "Name", name, "S3BucketName", (const char *)sqlite3_column_text(st, 0),
-                        "IsLogging", sqlite3_column_int(st, 1), "EventSelectors",
+        out = json_pack("{s:s,s:s,s:b,s:o,s:o,s:o}", "Name", name, "S3BucketName",
+                        (const char *)sqlite3_column_text(st, 0), "IsLogging",
+                        sqlite3_column_int(st, 1), "EventSelectors",
                         sel ? json_loads(sel, 0, NULL) : json_null(), "AdvancedEventSelectors",
-                        adv ? json_loads(adv, 0, NULL) : json_null(), "Spec", spec ? spec : json_object());
+                        adv ? json_loads(adv, 0, NULL) : json_null(), "Spec",
+                        spec ? spec : json_object());
     }
     sqlite3_finalize(st);
     return out;
@@ -90,21 +98,25 @@ static json_t *trail_json(sl_trails *t, json_t *row) {
     char arn[512];
     trail_arn(t, name, arn, sizeof arn);
     json_t *spec = json_object_get(row, "Spec");
-    json_t *o = json_pack("{s:s,s:O,s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:b}", "Name", name, "S3BucketName",
-                          json_object_get(row, "S3BucketName"), "HomeRegion", t->cfg->region, "TrailARN", arn,
-                          "IncludeGlobalServiceEvents", !json_is_false(json_object_get(spec, "IncludeGlobalServiceEvents")),
-                          "IsMultiRegionTrail", json_is_true(json_object_get(spec, "IsMultiRegionTrail")),
-                          "LogFileValidationEnabled", json_is_true(json_object_get(spec, "EnableLogFileValidation")),
-                          "HasCustomEventSelectors", !json_is_null(json_object_get(row, "EventSelectors")) ||
-                                                         !json_is_null(json_object_get(row, "AdvancedEventSelectors")),
-                          "HasInsightSelectors", 0, "IsOrganizationTrail", 0);
-    if (json_object_get(spec, "S3KeyPrefix")) json_object_set(o, "S3KeyPrefix", json_object_get(spec, "S3KeyPrefix"));
+    json_t *o = json_pack(
+        "{s:s,s:O,s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:b}", "Name", name, "S3BucketName",
+        json_object_get(row, "S3BucketName"), "HomeRegion", t->cfg->region, "TrailARN", arn,
+        "IncludeGlobalServiceEvents",
+        !json_is_false(json_object_get(spec, "IncludeGlobalServiceEvents")), "IsMultiRegionTrail",
+        json_is_true(json_object_get(spec, "IsMultiRegionTrail")), "LogFileValidationEnabled",
+        json_is_true(json_object_get(spec, "EnableLogFileValidation")), "HasCustomEventSelectors",
+        !json_is_null(json_object_get(row, "EventSelectors")) ||
+            !json_is_null(json_object_get(row, "AdvancedEventSelectors")),
+        "HasInsightSelectors", 0, "IsOrganizationTrail", 0);
+    if (json_object_get(spec, "S3KeyPrefix"))
+        json_object_set(o, "S3KeyPrefix", json_object_get(spec, "S3KeyPrefix"));
     return o;
 }
 
 static bool bucket_exists(sl_trails *t, const char *bucket) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(sl_store_reader(t->store), "SELECT 1 FROM buckets WHERE name=?1", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(sl_store_reader(t->store), "SELECT 1 FROM buckets WHERE name=?1", -1,
+                           &st, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     bool found = sqlite3_step(st) == SQLITE_ROW;
@@ -119,21 +131,26 @@ static void op_create_trail(void *svc, sl_json_call *call, json_t *in) {
     const char *bucket = sl_json_str_req(call, in, "S3BucketName");
     if (!bucket) return;
     if (!name_valid(name))
-        return sl_json_fail(call, 400, "InvalidTrailNameException",
-                            "Trail name must be 3 to 128 letters, digits, periods, underscores or dashes.");
+        return sl_json_fail(
+            call, 400, "InvalidTrailNameException",
+            "Trail name must be 3 to 128 letters, digits, periods, underscores or dashes.");
     if (!bucket_exists(t, bucket))
-        return sl_json_fail(call, 400, "S3BucketDoesNotExistException", "S3 bucket %s does not exist.", bucket);
+        return sl_json_fail(call, 400, "S3BucketDoesNotExistException",
+                            "S3 bucket %s does not exist.", bucket);
     json_t *spec = json_deep_copy(in);
     char *spec_text = json_dumps(spec, JSON_COMPACT);
     json_decref(spec);
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)sl_now_ms());
-    exec_args e = {.sql = "INSERT INTO trails (name, bucket, created_ms, spec) VALUES (?1, ?2, ?3, ?4)",
-                   .a = {name, bucket, now, spec_text},
-                   .n = 4};
+    exec_args e = {
+        .sql = "INSERT INTO trails (name, bucket, created_ms, spec) VALUES (?1, ?2, ?3, ?4)",
+        .a = {name, bucket, now, spec_text},
+        .n = 4};
     int rc = sl_store_write(t->store, exec_job, &e);
     free(spec_text);
-    if (rc == 1) return sl_json_fail(call, 400, "TrailAlreadyExistsException", "Trail %s already exists for customer: %s", name, t->cfg->account_id);
+    if (rc == 1)
+        return sl_json_fail(call, 400, "TrailAlreadyExistsException",
+                            "Trail %s already exists for customer: %s", name, t->cfg->account_id);
     if (rc != 0) return internal(call);
     json_t *row = load(t, name);
     if (!row) return internal(call);
@@ -164,8 +181,12 @@ static void set_logging(sl_trails *t, sl_json_call *call, json_t *in, const char
     sl_json_reply(call, NULL);
 }
 
-static void op_start_logging(void *svc, sl_json_call *call, json_t *in) { set_logging(svc, call, in, "1"); }
-static void op_stop_logging(void *svc, sl_json_call *call, json_t *in) { set_logging(svc, call, in, "0"); }
+static void op_start_logging(void *svc, sl_json_call *call, json_t *in) {
+    set_logging(svc, call, in, "1");
+}
+static void op_stop_logging(void *svc, sl_json_call *call, json_t *in) {
+    set_logging(svc, call, in, "0");
+}
 
 static void op_get_trail(void *svc, sl_json_call *call, json_t *in) {
     sl_trails *t = svc;
@@ -193,7 +214,8 @@ static void op_describe_trails(void *svc, sl_json_call *call, json_t *in) {
     sl_trails *t = svc;
     json_t *wanted = json_object_get(in, "trailNameList");
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(sl_store_reader(t->store), "SELECT name FROM trails ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(sl_store_reader(t->store), "SELECT name FROM trails ORDER BY name", -1,
+                           &st, NULL) != SQLITE_OK)
         return internal(call);
     json_t *list = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -202,7 +224,8 @@ static void op_describe_trails(void *svc, sl_json_call *call, json_t *in) {
             bool hit = false;
             size_t i;
             json_t *w;
-            json_array_foreach(wanted, i, w) hit |= json_is_string(w) && !strcmp(trail_name(json_string_value(w)), name);
+            json_array_foreach(wanted, i, w) hit |=
+                json_is_string(w) && !strcmp(trail_name(json_string_value(w)), name);
             if (!hit) continue;
         }
         json_t *row = load(t, name);
@@ -217,14 +240,16 @@ static void op_list_trails(void *svc, sl_json_call *call, json_t *in) {
     sl_trails *t = svc;
     (void)in;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(sl_store_reader(t->store), "SELECT name FROM trails ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(sl_store_reader(t->store), "SELECT name FROM trails ORDER BY name", -1,
+                           &st, NULL) != SQLITE_OK)
         return internal(call);
     json_t *list = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         char arn[512];
         trail_arn(t, name, arn, sizeof arn);
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "TrailARN", arn, "Name", name, "HomeRegion", t->cfg->region));
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "TrailARN", arn, "Name", name,
+                                              "HomeRegion", t->cfg->region));
     }
     sqlite3_finalize(st);
     sl_json_reply(call, json_pack("{s:o}", "Trails", list));
@@ -256,7 +281,8 @@ static bool selectors_valid(json_t *sel, char *err, size_t n) {
             json_array_foreach(json_object_get(dr, "Values"), k, v) {
                 const char *val = json_string_value(v);
                 if (!val || (strncmp(val, "arn:", 4) && strcmp(type, "AWS::S3::Object") == 0)) {
-                    snprintf(err, n, "Value %s for parameter DataResources.Values is invalid.", val ? val : "null");
+                    snprintf(err, n, "Value %s for parameter DataResources.Values is invalid.",
+                             val ? val : "null");
                     return false;
                 }
             }
@@ -279,7 +305,9 @@ static void op_put_event_selectors(void *svc, sl_json_call *call, json_t *in) {
         return sl_json_fail(call, 400, "InvalidEventSelectorsException", "%s", err);
     char *s = sel ? json_dumps(sel, JSON_COMPACT) : NULL;
     char *a = adv ? json_dumps(adv, JSON_COMPACT) : NULL;
-    exec_args e = {.sql = "UPDATE trails SET selectors=?2, advanced_selectors=?3 WHERE name=?1", .a = {name, s, a}, .n = 3};
+    exec_args e = {.sql = "UPDATE trails SET selectors=?2, advanced_selectors=?3 WHERE name=?1",
+                   .a = {name, s, a},
+                   .n = 3};
     int rc = sl_store_write(t->store, exec_job, &e);
     free(s);
     free(a);
@@ -302,13 +330,15 @@ static void op_get_event_selectors(void *svc, sl_json_call *call, json_t *in) {
     char arn[512];
     trail_arn(t, name, arn, sizeof arn);
     json_t *out = json_pack("{s:s}", "TrailARN", arn);
-    json_t *sel = json_object_get(row, "EventSelectors"), *adv = json_object_get(row, "AdvancedEventSelectors");
+    json_t *sel = json_object_get(row, "EventSelectors"),
+           *adv = json_object_get(row, "AdvancedEventSelectors");
     if (!json_is_null(adv)) json_object_set(out, "AdvancedEventSelectors", adv);
     else if (!json_is_null(sel)) json_object_set(out, "EventSelectors", sel);
     else /* A new trail logs management events only, as on AWS. */
         json_object_set_new(out, "EventSelectors",
-                            json_pack("[{s:s,s:b,s:[],s:[]}]", "ReadWriteType", "All", "IncludeManagementEvents", 1,
-                                      "DataResources", "ExcludeManagementEventSources"));
+                            json_pack("[{s:s,s:b,s:[],s:[]}]", "ReadWriteType", "All",
+                                      "IncludeManagementEvents", 1, "DataResources",
+                                      "ExcludeManagementEventSources"));
     json_decref(row);
     sl_json_reply(call, out);
 }

@@ -3,10 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/buf.h"
 

@@ -3,14 +3,15 @@
  * malformed, truncated and forged bodies it must refuse. */
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cmocka.h>
 
 #include "auth/chunked.h"
 #include "auth/sigv4.h"

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "objects/conditions.h"
@@ -17,16 +18,16 @@ static const struct {
     {"bytes=0-9", 100, 1, 0, 9},
     {"bytes=10-", 100, 1, 10, 99},
     {"bytes=-10", 100, 1, 90, 99},
-    {"bytes=-1000", 100, 1, 0, 99},     /* suffix longer than the object: all of it */
-    {"bytes=90-1000", 100, 1, 90, 99},  /* end past the object is clamped */
+    {"bytes=-1000", 100, 1, 0, 99},    /* suffix longer than the object: all of it */
+    {"bytes=90-1000", 100, 1, 90, 99}, /* end past the object is clamped */
     {"bytes=99-99", 100, 1, 99, 99},
-    {"bytes=100-", 100, -1, 0, 0},      /* starts past the end: 416 */
+    {"bytes=100-", 100, -1, 0, 0}, /* starts past the end: 416 */
     {"bytes=100-200", 100, -1, 0, 0},
     {"bytes=-0", 100, -1, 0, 0},
-    {"bytes=0-0", 0, -1, 0, 0},         /* nothing to serve in an empty object */
+    {"bytes=0-0", 0, -1, 0, 0}, /* nothing to serve in an empty object */
     {"bytes=-5", 0, -1, 0, 0},
-    {"bytes=5-2", 100, 0, 0, 0},        /* inverted: ignored, whole object */
-    {"bytes=0-1,5-6", 100, 0, 0, 0},    /* several ranges: S3 serves the whole object */
+    {"bytes=5-2", 100, 0, 0, 0},     /* inverted: ignored, whole object */
+    {"bytes=0-1,5-6", 100, 0, 0, 0}, /* several ranges: S3 serves the whole object */
     {"bits=0-1", 100, 0, 0, 0},
     {"bytes=abc", 100, 0, 0, 0},
     {"bytes=1-x", 100, 0, 0, 0},
@@ -41,7 +42,9 @@ static void test_range(void **state) {
     for (size_t i = 0; i < sizeof range_cases / sizeof range_cases[0]; i++) {
         uint64_t s = 7, e = 7;
         int rc = s3_range_parse(range_cases[i].header, range_cases[i].size, &s, &e);
-        if (rc != range_cases[i].rc) fail_msg("case %zu (%s): rc %d, want %d", i, range_cases[i].header, rc, range_cases[i].rc);
+        if (rc != range_cases[i].rc)
+            fail_msg("case %zu (%s): rc %d, want %d", i, range_cases[i].header, rc,
+                     range_cases[i].rc);
         if (rc == 1) {
             assert_int_equal(s, range_cases[i].start);
             assert_int_equal(e, range_cases[i].end);
@@ -83,10 +86,12 @@ static void test_conditions(void **state) {
     s3_conditions ius_ok = {.if_unmodified_since = "2023-11-14T22:13:20Z"};
     assert_int_equal(s3_conditions_check(&ius_ok, etag, lm), 0);
     /* If-Match true wins over If-Unmodified-Since false (RFC 7232 order, as S3). */
-    s3_conditions both = {.if_match = "\"e1\"", .if_unmodified_since = "Tue, 14 Nov 2023 00:00:00 GMT"};
+    s3_conditions both = {.if_match = "\"e1\"",
+                          .if_unmodified_since = "Tue, 14 Nov 2023 00:00:00 GMT"};
     assert_int_equal(s3_conditions_check(&both, etag, lm), 0);
     /* If-None-Match false with If-Modified-Since true... If-None-Match decides: 200. */
-    s3_conditions nm2 = {.if_none_match = "\"zz\"", .if_modified_since = "Tue, 14 Nov 2023 23:00:00 GMT"};
+    s3_conditions nm2 = {.if_none_match = "\"zz\"",
+                         .if_modified_since = "Tue, 14 Nov 2023 23:00:00 GMT"};
     assert_int_equal(s3_conditions_check(&nm2, etag, lm), 0);
     s3_conditions junk = {.if_modified_since = "yesterday"};
     assert_int_equal(s3_conditions_check(&junk, etag, lm), 0);

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,16 @@ static void test_listen(void **state) {
         const char *host;
         unsigned port;
     } cases[] = {
-        {"127.0.0.1:4566", 0, "127.0.0.1", 4566}, {"0.0.0.0:80", 0, "0.0.0.0", 80},
-        {"[::1]:9000", 0, "::1", 9000},           {":8080", 0, "127.0.0.1", 8080},
-        {"127.0.0.1:0", 0, "127.0.0.1", 0},       {"127.0.0.1", -1, NULL, 0},
-        {"127.0.0.1:", -1, NULL, 0},              {"127.0.0.1:65536", -1, NULL, 0},
-        {"127.0.0.1:-1", -1, NULL, 0},            {"[::1]9000", -1, NULL, 0},
+        {"127.0.0.1:4566", 0, "127.0.0.1", 4566},
+        {"0.0.0.0:80", 0, "0.0.0.0", 80},
+        {"[::1]:9000", 0, "::1", 9000},
+        {":8080", 0, "127.0.0.1", 8080},
+        {"127.0.0.1:0", 0, "127.0.0.1", 0},
+        {"127.0.0.1", -1, NULL, 0},
+        {"127.0.0.1:", -1, NULL, 0},
+        {"127.0.0.1:65536", -1, NULL, 0},
+        {"127.0.0.1:-1", -1, NULL, 0},
+        {"[::1]9000", -1, NULL, 0},
         {"127.0.0.1:12ab", -1, NULL, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -74,7 +81,9 @@ static void test_file(void **state) {
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "w");
-    fputs("{\"listen\": \"[::1]:7000\", \"region\": \"eu-west-1\", \"threads\": 8, \"inline_max\": 0}", f);
+    fputs("{\"listen\": \"[::1]:7000\", \"region\": \"eu-west-1\", \"threads\": 8, \"inline_max\": "
+          "0}",
+          f);
     fclose(f);
     sl_config cfg;
     char err[256];

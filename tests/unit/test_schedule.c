@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <string.h>
 
 #include "core/ids.h"
@@ -60,12 +62,32 @@ static void test_next_times(void **state) {
 static void test_invalid(void **state) {
     (void)state;
     static const char *const bad[] = {
-        "rate(0 minutes)", "rate(1 minutes)", "rate(5 minute)", "rate(5 fortnights)", "rate(5)", "rate(-1 days)",
-        "rate(5 minutes", "every day", "", "cron(0 12 * * * *)", "cron(0 12 ? * ? *)", "cron(60 * * * ? *)",
-        "cron(0 24 * * ? *)", "cron(0 12 * * ?)", "cron(0 12 * * ? * *)", "cron(0 12 32 * ? *)",
-        "cron(0 12 ? * 8 *)", "cron(0 12 ? 13 ? *)", "cron(0 12 * * ? 2300)", "cron(0 12 ? * 2#6 *)",
-        "cron(0 12 ? * FOO *)", "cron(0 12 1, * ? *)", "cron(0 12 ,1 * ? *)", "cron(*/0 12 * * ? *)",
-        "cron(0 12 L-31 * ? *)", "cron(a b c d e f)",
+        "rate(0 minutes)",
+        "rate(1 minutes)",
+        "rate(5 minute)",
+        "rate(5 fortnights)",
+        "rate(5)",
+        "rate(-1 days)",
+        "rate(5 minutes",
+        "every day",
+        "",
+        "cron(0 12 * * * *)",
+        "cron(0 12 ? * ? *)",
+        "cron(60 * * * ? *)",
+        "cron(0 24 * * ? *)",
+        "cron(0 12 * * ?)",
+        "cron(0 12 * * ? * *)",
+        "cron(0 12 32 * ? *)",
+        "cron(0 12 ? * 8 *)",
+        "cron(0 12 ? 13 ? *)",
+        "cron(0 12 * * ? 2300)",
+        "cron(0 12 ? * 2#6 *)",
+        "cron(0 12 ? * FOO *)",
+        "cron(0 12 1, * ? *)",
+        "cron(0 12 ,1 * ? *)",
+        "cron(*/0 12 * * ? *)",
+        "cron(0 12 L-31 * ? *)",
+        "cron(a b c d e f)",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[256] = "";

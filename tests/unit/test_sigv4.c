@@ -3,14 +3,15 @@
  * tests/unit/vectors/gen_sigv4_vectors.py --write), plus the failures a client must see. */
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cmocka.h>
 
 #include <openssl/evp.h>
 

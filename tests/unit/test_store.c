@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,8 @@ typedef struct {
 static int insert_job(sqlite3 *db, void *arg) {
     insert_arg *a = arg;
     char sql[128];
-    snprintf(sql, sizeof sql, "INSERT INTO buckets (name, created_ms, region) VALUES ('b%d', 1, 'r')", a->id);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO buckets (name, created_ms, region) VALUES ('b%d', 1, 'r')", a->id);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) return -1;
     return a->fail ? 7 : 0; /* a failing job's insert must vanish */
 }
@@ -44,7 +47,8 @@ static int insert_job(sqlite3 *db, void *arg) {
 static int count_buckets(sl_store *st) {
     sqlite3_stmt *s;
     sqlite3 *db = sl_store_reader(st);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM buckets", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM buckets", -1, &s, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     int n = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
