@@ -55,26 +55,6 @@ static bool resolve_bus(sl_events *ev, sl_json_call *call, json_t *in, const cha
 
 /* ---- simple statement helpers ---- */
 
-typedef struct {
-    const char *sql;
-    const char *args[8];
-    int nargs;
-    int changes;
-} exec_args;
-
-static int exec_job(sqlite3 *db, void *arg) {
-    exec_args *a = arg;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, a->sql, -1, &st, NULL) != SQLITE_OK) return -1;
-    for (int i = 0; i < a->nargs; i++) sqlite3_bind_text(st, i + 1, a->args[i], -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 1 : -1;
-    a->changes = sqlite3_changes(db);
-    return 0;
-}
-
 static sqlite3_stmt *query(sl_events *ev, const char *sql) {
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(sl_store_reader(ev->store), sql, -1, &st, NULL);
@@ -98,11 +78,12 @@ static void op_create_event_bus(void *svc, sl_json_call *call, json_t *in) {
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)sl_now_ms());
     const char *desc = sl_json_str(in, "Description");
-    exec_args a = {.sql = "INSERT INTO event_buses (name, description, created_ms, modified_ms) "
-                          "VALUES (?1, ?2, ?3, ?3)",
-                   .args = {name, desc, now},
-                   .nargs = 3};
-    int rc = sl_store_write(ev->store, exec_job, &a);
+    sl_store_stmt_job a = {
+        .sql = "INSERT INTO event_buses (name, description, created_ms, modified_ms) "
+               "VALUES (?1, ?2, ?3, ?3)",
+        .args = {name, desc, now},
+        .nargs = 3};
+    int rc = sl_store_write(ev->store, sl_store_exec_job, &a);
     if (rc == 1)
         return sl_json_fail(call, 400, "ResourceAlreadyExistsException",
                             "Event bus %s already exists.", name);
@@ -121,11 +102,12 @@ static void op_delete_event_bus(void *svc, sl_json_call *call, json_t *in) {
     if (!name) return;
     if (!strcmp(name, "default"))
         return sl_json_fail(call, 400, "ValidationException", "Cannot delete event bus default.");
-    exec_args a = {.sql = "DELETE FROM event_buses WHERE name=?1 AND NOT EXISTS (SELECT 1 FROM "
-                          "event_rules WHERE bus=?1)",
-                   .args = {name},
-                   .nargs = 1};
-    if (sl_store_write(ev->store, exec_job, &a) != 0) return internal(call);
+    sl_store_stmt_job a = {
+        .sql = "DELETE FROM event_buses WHERE name=?1 AND NOT EXISTS (SELECT 1 FROM "
+               "event_rules WHERE bus=?1)",
+        .args = {name},
+        .nargs = 1};
+    if (sl_store_write(ev->store, sl_store_exec_job, &a) != 0) return internal(call);
     if (!a.changes && ev_bus_exists(ev, name))
         return sl_json_fail(call, 400, "ValidationException",
                             "Event bus %s still has rules; delete them first.", name);
@@ -351,10 +333,10 @@ static void set_rule_state(sl_events *ev, sl_json_call *call, json_t *in, const 
     const char *name = sl_json_str_req(call, in, "Name");
     char bus[256];
     if (!name || !resolve_bus(ev, call, in, "EventBusName", bus, sizeof bus)) return;
-    exec_args a = {.sql = "UPDATE event_rules SET state=?3 WHERE bus=?1 AND name=?2",
-                   .args = {bus, name, state},
-                   .nargs = 3};
-    if (sl_store_write(ev->store, exec_job, &a) != 0) return internal(call);
+    sl_store_stmt_job a = {.sql = "UPDATE event_rules SET state=?3 WHERE bus=?1 AND name=?2",
+                           .args = {bus, name, state},
+                           .nargs = 3};
+    if (sl_store_write(ev->store, sl_store_exec_job, &a) != 0) return internal(call);
     if (!a.changes) return rule_not_found(call, name, bus);
     ev_catalog_reload_bus(ev, bus);
     sl_json_reply(call, NULL);
@@ -530,10 +512,11 @@ static void op_remove_targets(void *svc, sl_json_call *call, json_t *in) {
     size_t i;
     json_t *id;
     json_array_foreach(ids, i, id) {
-        exec_args a = {.sql = "DELETE FROM event_targets WHERE bus=?1 AND rule=?2 AND id=?3",
-                       .args = {bus, rule, json_string_value(id)},
-                       .nargs = 3};
-        if (!json_is_string(id) || sl_store_write(ev->store, exec_job, &a) != 0)
+        sl_store_stmt_job a = {.sql =
+                                   "DELETE FROM event_targets WHERE bus=?1 AND rule=?2 AND id=?3",
+                               .args = {bus, rule, json_string_value(id)},
+                               .nargs = 3};
+        if (!json_is_string(id) || sl_store_write(ev->store, sl_store_exec_job, &a) != 0)
             return internal(call);
     }
     sl_json_reply(call, json_pack("{s:i,s:[]}", "FailedEntryCount", 0, "FailedEntries"));
@@ -735,8 +718,8 @@ static int insert_named(sl_events *ev, const char *table, const char *name, json
     char *text = json_dumps(spec, JSON_COMPACT);
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)sl_now_ms());
-    exec_args a = {.sql = sql, .args = {name, text, now}, .nargs = 3};
-    int rc = sl_store_write(ev->store, exec_job, &a);
+    sl_store_stmt_job a = {.sql = sql, .args = {name, text, now}, .nargs = 3};
+    int rc = sl_store_write(ev->store, sl_store_exec_job, &a);
     free(text);
     return rc;
 }
@@ -863,8 +846,8 @@ static void delete_named(sl_events *ev, sl_json_call *call, json_t *in, const ch
     if (!name) return;
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM %s WHERE name=?1", table);
-    exec_args a = {.sql = sql, .args = {name}, .nargs = 1};
-    if (sl_store_write(ev->store, exec_job, &a) != 0) return internal(call);
+    sl_store_stmt_job a = {.sql = sql, .args = {name}, .nargs = 1};
+    if (sl_store_write(ev->store, sl_store_exec_job, &a) != 0) return internal(call);
     if (!a.changes)
         return sl_json_fail(call, 400, "ResourceNotFoundException", "%s '%s' does not exist.", what,
                             name);

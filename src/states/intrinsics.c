@@ -159,20 +159,6 @@ static void fail(failure *f, const char *fmt, ...) {
     }
 }
 
-static const char *kind_of(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "a value";
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Argument helpers */
 
@@ -269,7 +255,7 @@ static bool format_render(const char *t, size_t n, json_t **argv, long nargs, sl
 static json_t *fn_format(const call *c, json_t **argv, failure *f) {
     NEED(json_is_string(argv[0]),
          "Invalid arguments in States.Format: the template must be a string, not %s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     const iarg *t = &c->args[0];
     const char *tmpl = t->kind == ARG_LIT ? t->raw : json_string_value(argv[0]);
     size_t tlen = t->kind == ARG_LIT ? t->rawlen : json_string_length(argv[0]);
@@ -295,7 +281,7 @@ static json_t *fn_format(const call *c, json_t **argv, failure *f) {
 static json_t *fn_string_to_json(const call *c, json_t **argv, failure *f) {
     NEED(json_is_string(argv[0]),
          "Invalid arguments in States.StringToJson: the argument must be a string, not %s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     json_error_t je;
     json_t *v = json_loadb(json_string_value(argv[0]), json_string_length(argv[0]),
                            JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
@@ -315,11 +301,11 @@ static json_t *fn_json_merge(const call *c, json_t **argv, failure *f) {
     NEED(json_is_object(argv[0]) && json_is_object(argv[1]),
          "Invalid arguments in States.JsonMerge: both values to merge must be JSON objects "
          "(got %s and %s).",
-         kind_of(argv[0]), kind_of(argv[1]));
+         sl_json_kind(argv[0]), sl_json_kind(argv[1]));
     NEED(json_is_boolean(argv[2]),
          "Invalid arguments in States.JsonMerge: the third argument must be the boolean false, "
          "not %s.",
-         kind_of(argv[2]));
+         sl_json_kind(argv[2]));
     NEED(json_is_false(argv[2]),
          "Invalid arguments in States.JsonMerge: deep merging is not supported; the third "
          "argument must be false.");
@@ -341,7 +327,7 @@ static json_t *fn_array_partition(const call *c, json_t **argv, failure *f) {
     NEED(json_is_array(argv[0]),
          "Invalid arguments in States.ArrayPartition: the first argument must be an array, not "
          "%s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     long long size;
     NEED(exact_int(argv[1], &size) && size > 0,
          "Invalid arguments in States.ArrayPartition: the chunk size must be a positive "
@@ -363,7 +349,7 @@ static json_t *fn_array_contains(const call *c, json_t **argv, failure *f) {
     NEED(json_is_array(argv[0]),
          "Invalid arguments in States.ArrayContains: the first argument must be an array, not "
          "%s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     size_t i;
     json_t *v;
     json_array_foreach(argv[0], i, v) {
@@ -401,7 +387,7 @@ static json_t *fn_array_get_item(const call *c, json_t **argv, failure *f) {
     NEED(json_is_array(argv[0]),
          "Invalid arguments in States.ArrayGetItem: the first argument must be an array, not "
          "%s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     long long ix;
     NEED(exact_int(argv[1], &ix) && ix >= 0,
          "Invalid arguments in States.ArrayGetItem: the index must be a non-negative integer.");
@@ -416,7 +402,7 @@ static json_t *fn_array_get_item(const call *c, json_t **argv, failure *f) {
 static json_t *fn_array_length(const call *c, json_t **argv, failure *f) {
     NEED(json_is_array(argv[0]),
          "Invalid arguments in States.ArrayLength: the argument must be an array, not %s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     return json_integer((json_int_t)json_array_size(argv[0]));
 }
 
@@ -470,7 +456,7 @@ static uint64_t json_hash(const json_t *v) {
 static json_t *fn_array_unique(const call *c, json_t **argv, failure *f) {
     NEED(json_is_array(argv[0]),
          "Invalid arguments in States.ArrayUnique: the argument must be an array, not %s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     size_t n = json_array_size(argv[0]);
     size_t cap = 16;
     while (cap < n * 2) cap *= 2;
@@ -534,7 +520,7 @@ static void utf8_sanitize(const unsigned char *s, size_t n, sl_buf *out) {
 static json_t *fn_base64_encode(const call *c, json_t **argv, failure *f) {
     NEED(json_is_string(argv[0]),
          "Invalid arguments in States.Base64Encode: the argument must be a string, not %s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     const char *s = json_string_value(argv[0]);
     size_t n = json_string_length(argv[0]);
     size_t chars = utf8_chars(s, n);
@@ -552,7 +538,7 @@ static json_t *fn_base64_encode(const call *c, json_t **argv, failure *f) {
 static json_t *fn_base64_decode(const call *c, json_t **argv, failure *f) {
     NEED(json_is_string(argv[0]),
          "Invalid arguments in States.Base64Decode: the argument must be a string, not %s.",
-         kind_of(argv[0]));
+         sl_json_kind(argv[0]));
     const char *s = json_string_value(argv[0]);
     size_t n = json_string_length(argv[0]);
     size_t chars = utf8_chars(s, n);
@@ -587,7 +573,7 @@ static json_t *fn_base64_decode(const call *c, json_t **argv, failure *f) {
 static json_t *fn_hash(const call *c, json_t **argv, failure *f) {
     NEED(json_is_string(argv[1]),
          "Invalid arguments in States.Hash: the algorithm must be a string, not %s.",
-         kind_of(argv[1]));
+         sl_json_kind(argv[1]));
     static const struct {
         const char *name;
         const EVP_MD *(*md)(void);
@@ -701,7 +687,7 @@ static json_t *fn_math_add(const call *c, json_t **argv, failure *f) {
     long long a, b;
     NEED(rounded_int(argv[0], &a) && rounded_int(argv[1], &b),
          "Invalid arguments in States.MathAdd: both arguments must be numbers (got %s and %s).",
-         kind_of(argv[0]), kind_of(argv[1]));
+         sl_json_kind(argv[0]), sl_json_kind(argv[1]));
     NEED(a >= INT32_MIN && a <= INT32_MAX && b >= INT32_MIN && b <= INT32_MAX,
          "Invalid arguments in States.MathAdd: the arguments must be between %d and %d.", INT32_MIN,
          INT32_MAX);
@@ -719,7 +705,7 @@ static json_t *fn_string_split(const call *c, json_t **argv, failure *f) {
     NEED(json_is_string(argv[0]) && json_is_string(argv[1]),
          "Invalid arguments in States.StringSplit: both arguments must be strings (got %s and "
          "%s).",
-         kind_of(argv[0]), kind_of(argv[1]));
+         sl_json_kind(argv[0]), sl_json_kind(argv[1]));
     const char *s = json_string_value(argv[0]);
     size_t n = json_string_length(argv[0]);
     const char *d = json_string_value(argv[1]);

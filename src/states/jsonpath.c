@@ -1374,7 +1374,7 @@ json_t *sl_jsonpath_eval(const sl_jsonpath *p, json_t *input, json_t *context, c
 /* ---------------------------------------------------------------------------------------- */
 /* ResultPath */
 
-static const char *type_name(const json_t *v) {
+const char *sl_json_kind(const json_t *v) {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";
@@ -1451,7 +1451,7 @@ static json_t *put_rec(const sl_jsonpath *p, size_t i, json_t *node, json_t *val
         describe_prefix(p, i, &b);
         if (node)
             snprintf(err, errlen, "Unable to apply ResultPath '%.200s': '%s' is %s, not %s",
-                     p->text, b.data, type_name(node), problem);
+                     p->text, b.data, sl_json_kind(node), problem);
         else
             snprintf(err, errlen, "Unable to apply ResultPath '%.200s': '%s' does not exist",
                      p->text, b.data);

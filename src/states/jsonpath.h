@@ -50,6 +50,9 @@ void sl_jsonpath_free(sl_jsonpath *p);
 
 /* The source text of the path, as compiled. */
 const char *sl_jsonpath_text(const sl_jsonpath *p);
+/* "an object", "an array", "a string", "a number", "a boolean" or "null": how error messages
+ * name a value's type (shared by paths, intrinsics and payload templates). */
+const char *sl_json_kind(const json_t *v);
 /* Starts with `$$`: evaluated against the context object. */
 bool sl_jsonpath_is_context(const sl_jsonpath *p);
 /* Selects at most one node: evaluation yields that node rather than an array of matches. */

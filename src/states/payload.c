@@ -76,20 +76,6 @@ static bool has_dollar_suffix(const char *k) {
     return n >= 2 && k[n - 2] == '.' && k[n - 1] == '$';
 }
 
-static const char *json_kind(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "a value";
-}
-
 static pnode *compile_node(cctx *c, json_t *v);
 
 static pnode *compile_dynamic(cctx *c, const char *key, json_t *v) {
@@ -98,7 +84,7 @@ static pnode *compile_dynamic(cctx *c, const char *key, json_t *v) {
         snprintf(c->err, c->errlen,
                  "The value for the field '%.200s' must be a valid JSONPath or a valid intrinsic "
                  "function call, not %s (at %s)",
-                 key, json_kind(v), c->where.data);
+                 key, sl_json_kind(v), c->where.data);
         return NULL;
     }
     const char *s = json_string_value(v);

@@ -289,3 +289,16 @@ static void close_conn(sqlite3 *db) {
     while ((s = sqlite3_next_stmt(db, NULL))) sqlite3_finalize(s);
     sqlite3_close(db);
 }
+
+int sl_store_exec_job(sqlite3 *db, void *arg) {
+    sl_store_stmt_job *j = arg;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, j->sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    for (int i = 0; i < j->nargs; i++) sqlite3_bind_text(st, i + 1, j->args[i], -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 1 : -1;
+    j->changes = sqlite3_changes(db);
+    return 0;
+}

@@ -42,6 +42,18 @@ void sl_store_on_commit(sl_store *st, void (*fn)(void *ctx), void *ctx);
 /* Inside a write job: this commit queued work for the commit hook. */
 void sl_store_commit_signal(void);
 
+/* A write job of one statement with text parameters ?1..?n (a NULL argument binds NULL), for
+ * the many API calls that write one row: sl_store_write(st, sl_store_exec_job, &job). Returns 0,
+ * 1 when the statement hit a primary-key conflict (an "already exists"), -1 otherwise; sets
+ * job.changes to the rows changed. */
+typedef struct {
+    const char *sql;
+    const char *args[8];
+    int nargs;
+    int changes;
+} sl_store_stmt_job;
+int sl_store_exec_job(sqlite3 *db, void *job);
+
 /* A prepared statement for sql on db from this thread's statement cache: reset, bindings
  * cleared, owned by the cache (never finalize it). sql must have static storage: its address
  * is the cache key. Call sqlite3_reset() when done reading so no read transaction stays open.

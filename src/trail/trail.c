@@ -37,26 +37,6 @@ static bool name_valid(const char *n) {
     return true;
 }
 
-typedef struct {
-    const char *sql;
-    const char *a[4];
-    int n;
-    int changes;
-} exec_args;
-
-static int exec_job(sqlite3 *db, void *arg) {
-    exec_args *e = arg;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, e->sql, -1, &st, NULL) != SQLITE_OK) return -1;
-    for (int i = 0; i < e->n; i++) sqlite3_bind_text(st, i + 1, e->a[i], -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 1 : -1;
-    e->changes = sqlite3_changes(db);
-    return 0;
-}
-
 static void not_found(sl_json_call *call, const sl_trails *t, const char *name) {
     char arn[512];
     trail_arn(t, name, arn, sizeof arn);
@@ -91,6 +71,17 @@ static json_t *load(sl_trails *t, const char *name) {
     }
     sqlite3_finalize(st);
     return out;
+}
+
+/* The trail the request's `field` names (a name or an ARN): its row, or NULL after answering
+ * the error. *name gets the trail's name. */
+static json_t *requested_trail(sl_trails *t, sl_json_call *call, json_t *in, const char *field,
+                               const char **name) {
+    *name = trail_name(sl_json_str_req(call, in, field));
+    if (!*name) return NULL;
+    json_t *row = load(t, *name);
+    if (!row) not_found(call, t, *name);
+    return row;
 }
 
 static json_t *trail_json(sl_trails *t, json_t *row) {
@@ -142,11 +133,11 @@ static void op_create_trail(void *svc, sl_json_call *call, json_t *in) {
     json_decref(spec);
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)sl_now_ms());
-    exec_args e = {
+    sl_store_stmt_job e = {
         .sql = "INSERT INTO trails (name, bucket, created_ms, spec) VALUES (?1, ?2, ?3, ?4)",
-        .a = {name, bucket, now, spec_text},
-        .n = 4};
-    int rc = sl_store_write(t->store, exec_job, &e);
+        .args = {name, bucket, now, spec_text},
+        .nargs = 4};
+    int rc = sl_store_write(t->store, sl_store_exec_job, &e);
     free(spec_text);
     if (rc == 1)
         return sl_json_fail(call, 400, "TrailAlreadyExistsException",
@@ -166,8 +157,8 @@ static void op_delete_trail(void *svc, sl_json_call *call, json_t *in) {
     sl_trails *t = svc;
     const char *name = trail_name(sl_json_str_req(call, in, "Name"));
     if (!name) return;
-    exec_args e = {.sql = "DELETE FROM trails WHERE name=?1", .a = {name}, .n = 1};
-    if (sl_store_write(t->store, exec_job, &e) != 0) return internal(call);
+    sl_store_stmt_job e = {.sql = "DELETE FROM trails WHERE name=?1", .args = {name}, .nargs = 1};
+    if (sl_store_write(t->store, sl_store_exec_job, &e) != 0) return internal(call);
     if (!e.changes) return not_found(call, t, name);
     sl_json_reply(call, NULL);
 }
@@ -175,8 +166,9 @@ static void op_delete_trail(void *svc, sl_json_call *call, json_t *in) {
 static void set_logging(sl_trails *t, sl_json_call *call, json_t *in, const char *value) {
     const char *name = trail_name(sl_json_str_req(call, in, "Name"));
     if (!name) return;
-    exec_args e = {.sql = "UPDATE trails SET logging=?2 WHERE name=?1", .a = {name, value}, .n = 2};
-    if (sl_store_write(t->store, exec_job, &e) != 0) return internal(call);
+    sl_store_stmt_job e = {
+        .sql = "UPDATE trails SET logging=?2 WHERE name=?1", .args = {name, value}, .nargs = 2};
+    if (sl_store_write(t->store, sl_store_exec_job, &e) != 0) return internal(call);
     if (!e.changes) return not_found(call, t, name);
     sl_json_reply(call, NULL);
 }
@@ -190,10 +182,9 @@ static void op_stop_logging(void *svc, sl_json_call *call, json_t *in) {
 
 static void op_get_trail(void *svc, sl_json_call *call, json_t *in) {
     sl_trails *t = svc;
-    const char *name = trail_name(sl_json_str_req(call, in, "Name"));
-    if (!name) return;
-    json_t *row = load(t, name);
-    if (!row) return not_found(call, t, name);
+    const char *name;
+    json_t *row = requested_trail(t, call, in, "Name", &name);
+    if (!row) return;
     json_t *out = json_pack("{s:o}", "Trail", trail_json(t, row));
     json_decref(row);
     sl_json_reply(call, out);
@@ -201,10 +192,9 @@ static void op_get_trail(void *svc, sl_json_call *call, json_t *in) {
 
 static void op_get_trail_status(void *svc, sl_json_call *call, json_t *in) {
     sl_trails *t = svc;
-    const char *name = trail_name(sl_json_str_req(call, in, "Name"));
-    if (!name) return;
-    json_t *row = load(t, name);
-    if (!row) return not_found(call, t, name);
+    const char *name;
+    json_t *row = requested_trail(t, call, in, "Name", &name);
+    if (!row) return;
     json_t *out = json_pack("{s:O}", "IsLogging", json_object_get(row, "IsLogging"));
     json_decref(row);
     sl_json_reply(call, out);
@@ -305,10 +295,11 @@ static void op_put_event_selectors(void *svc, sl_json_call *call, json_t *in) {
         return sl_json_fail(call, 400, "InvalidEventSelectorsException", "%s", err);
     char *s = sel ? json_dumps(sel, JSON_COMPACT) : NULL;
     char *a = adv ? json_dumps(adv, JSON_COMPACT) : NULL;
-    exec_args e = {.sql = "UPDATE trails SET selectors=?2, advanced_selectors=?3 WHERE name=?1",
-                   .a = {name, s, a},
-                   .n = 3};
-    int rc = sl_store_write(t->store, exec_job, &e);
+    sl_store_stmt_job e = {
+        .sql = "UPDATE trails SET selectors=?2, advanced_selectors=?3 WHERE name=?1",
+        .args = {name, s, a},
+        .nargs = 3};
+    int rc = sl_store_write(t->store, sl_store_exec_job, &e);
     free(s);
     free(a);
     if (rc != 0) return internal(call);
@@ -323,10 +314,9 @@ static void op_put_event_selectors(void *svc, sl_json_call *call, json_t *in) {
 
 static void op_get_event_selectors(void *svc, sl_json_call *call, json_t *in) {
     sl_trails *t = svc;
-    const char *name = trail_name(sl_json_str_req(call, in, "TrailName"));
-    if (!name) return;
-    json_t *row = load(t, name);
-    if (!row) return not_found(call, t, name);
+    const char *name;
+    json_t *row = requested_trail(t, call, in, "TrailName", &name);
+    if (!row) return;
     char arn[512];
     trail_arn(t, name, arn, sizeof arn);
     json_t *out = json_pack("{s:s}", "TrailARN", arn);
