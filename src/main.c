@@ -18,6 +18,7 @@
 #include "events/dead_letters.h"
 #include "events/events.h"
 #include "objects/objects.h"
+#include "states/states.h"
 #include "store/store.h"
 #include "trail/trail.h"
 
@@ -108,6 +109,19 @@ static int cmd_serve(int argc, char **argv) {
     sl_events_register(events, router);
     sl_trails *trails = sl_trails_new(&ctx);
     sl_trails_register(trails, router);
+    sl_states *states = sl_states_new(&ctx, err, sizeof err);
+    if (!states) {
+        sl_trails_free(trails);
+        sl_events_free(events);
+        sl_objects_free(objects);
+        sl_store_close(store);
+        sl_router_free(router);
+        sl_credentials_free(credentials);
+        goto fail;
+    }
+    sl_states_register(states, router);
+    sl_states_set_objects(states, objects);
+    sl_events_set_states(events, states);
 
     sl_http_config hc = {.host = cfg.listen_host,
                          .port = cfg.listen_port,
@@ -116,6 +130,7 @@ static int cmd_serve(int argc, char **argv) {
                          .begin_ctx = router};
     sl_http_server *http = sl_http_start(&hc, err, sizeof err);
     if (!http) {
+        sl_states_free(states);
         sl_trails_free(trails);
         sl_events_free(events);
         sl_objects_free(objects);
@@ -139,7 +154,8 @@ static int cmd_serve(int argc, char **argv) {
     sl_info("\"shutting down\" signal=%d", sig);
     sl_http_stop(http);
     sl_trails_free(trails);
-    sl_events_free(events);
+    sl_events_free(events); /* its dispatcher starts executions: stop it first */
+    sl_states_free(states);
     sl_objects_free(objects);
     sl_store_close(store);
     sl_router_free(router);

@@ -10,9 +10,11 @@
 #include "core/curl_loader.h"
 #include "core/ids.h"
 #include "events/events_internal.h"
+#include "states/states.h"
 
 bool ev_target_supported(const char *arn, char *err, size_t errlen) {
     if (strstr(arn, ":api-destination/") || strstr(arn, ":event-bus/")) return true;
+    if (sl_str_has_prefix(arn, "arn:aws:states:") && strstr(arn, ":stateMachine:")) return true;
     const char *svc = "this";
     char name[64] = "";
     if (!strncmp(arn, "arn:", 4)) {
@@ -230,6 +232,21 @@ int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retr
     *retryable = false;
     if (arn && strstr(arn, ":api-destination/"))
         return call_api_destination(ev, target, body, retryable, defer_until_ms, err, errlen);
+    if (arn && sl_str_has_prefix(arn, "arn:aws:states:") && strstr(arn, ":stateMachine:")) {
+        /* StartExecution with the (transformed) event as input, as AWS's target does */
+        char exec_arn[512], code[64];
+        if (!ev->states) {
+            snprintf(err, errlen, "Step Functions is not running");
+            *retryable = true;
+            return -1;
+        }
+        if (sl_states_start(ev->states, arn, NULL, body, exec_arn, sizeof exec_arn, code,
+                            sizeof code, err, errlen) == 0)
+            return 0;
+        *retryable = strcmp(code, "StateMachineDoesNotExist") != 0 &&
+                     strcmp(code, "InvalidExecutionInput") != 0;
+        return -1;
+    }
     ev_target_supported(arn ? arn : "", err, errlen);
     return -1;
 }

@@ -28,6 +28,8 @@ void sl_events_register(sl_events *ev, sl_router *router) {
     sl_router_add_json(router, "AWSEvents", sl_json_service_begin, &ev->json);
 }
 
+void sl_events_set_states(sl_events *ev, struct sl_states *states) { ev->states = states; }
+
 void sl_events_free(sl_events *ev) {
     if (!ev) return;
     sl_store_on_commit(ev->store, NULL, NULL);

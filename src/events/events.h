@@ -15,6 +15,9 @@ typedef struct sl_events sl_events;
 /* Loads the rules and starts the dispatcher. */
 sl_events *sl_events_new(const sl_context *ctx, char *err, size_t errlen);
 void sl_events_register(sl_events *ev, sl_router *router);
+/* Lets state machine targets start executions. */
+struct sl_states;
+void sl_events_set_states(sl_events *ev, struct sl_states *states);
 /* Stops the dispatcher (an in-flight delivery finishes or times out first). */
 void sl_events_free(sl_events *ev);
 

@@ -47,9 +47,10 @@ struct sl_events {
     bool kicked;
     bool started;
 
-    void *curl;              /* the dispatcher's HTTP handle: kept so connections are reused */
-    pthread_mutex_t rate_mu; /* API destination rate limits */
-    json_t *next_slot;       /* destination name -> next allowed ms */
+    struct sl_states *states; /* StartExecution targets (set once both services exist) */
+    void *curl;               /* the dispatcher's HTTP handle: kept so connections are reused */
+    pthread_mutex_t rate_mu;  /* API destination rate limits */
+    json_t *next_slot;        /* destination name -> next allowed ms */
 };
 
 /* ARNs. */

@@ -125,6 +125,67 @@ static const char *const migrations[] = {
     ");",
     /* 3: part sizes of multipart objects, for GetObject/HeadObject ?partNumber=. */
     "ALTER TABLE objects ADD COLUMN part_sizes TEXT;",
+    /* 4: Step Functions. A STANDARD execution's snapshot is its whole run state (every branch
+     * and iteration in flight); each transition rewrites it and appends its history events in
+     * the same transaction. Definitions are kept by content hash so an execution describes
+     * the definition it started with after the machine is updated. */
+    "CREATE TABLE sfn_definitions ("
+    "  hash TEXT PRIMARY KEY,"
+    "  definition TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE sfn_machines ("
+    "  arn TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  def_hash TEXT NOT NULL,"
+    "  role_arn TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  revision TEXT NOT NULL,"
+    "  spec TEXT NOT NULL DEFAULT '{}'," /* logging, tracing, tags, description */
+    "  status TEXT NOT NULL DEFAULT 'ACTIVE'"
+    ");"
+    "CREATE TABLE sfn_executions ("
+    "  arn TEXT PRIMARY KEY,"
+    "  machine_arn TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  def_hash TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  input TEXT NOT NULL,"
+    "  output TEXT,"
+    "  error TEXT,"
+    "  cause TEXT,"
+    "  started_ms INTEGER NOT NULL,"
+    "  stopped_ms INTEGER,"
+    "  parent TEXT," /* the task token of a parent execution's startExecution task */
+    "  trace_header TEXT,"
+    "  redrive_count INTEGER NOT NULL DEFAULT 0,"
+    "  redrive_ms INTEGER,"
+    "  snapshot TEXT" /* NULL once the execution has ended */
+    ");"
+    "CREATE INDEX sfn_executions_by_machine ON sfn_executions (machine_arn, started_ms);"
+    "CREATE INDEX sfn_executions_running ON sfn_executions (status) WHERE snapshot IS NOT NULL;"
+    "CREATE TABLE sfn_history ("
+    "  execution_arn TEXT NOT NULL,"
+    "  id INTEGER NOT NULL,"
+    "  previous_id INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  details TEXT,"
+    "  PRIMARY KEY (execution_arn, id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE sfn_activities ("
+    "  arn TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  spec TEXT NOT NULL DEFAULT '{}'"
+    ");"
+    "CREATE TABLE sfn_tags ("
+    "  arn TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (arn, key)"
+    ") WITHOUT ROWID;",
 };
 
 int sl_migrations_apply(sqlite3 *db, char *err, size_t errlen) {

@@ -1,0 +1,1461 @@
+/* exec: the interpreter. Advances the runs of one execution state by state: input and output
+ * processing, Choice, Wait, Pass, Succeed, Fail, Task scheduling and results, Parallel and Map
+ * fan-out and fan-in, Retry with backoff and Catch, execution timeouts and stops. Every step
+ * appends its history events to the execution and every wait it starts becomes an effect
+ * (a timer to arm, an activity task to publish, a child execution to start) that the runtime
+ * carries out once the step is durable. Nothing here blocks, locks or touches storage. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/ids.h"
+#include "states/intrinsics.h"
+#include "states/states_internal.h"
+
+typedef struct {
+    char error[128];
+    char cause[2048];
+} sfn_err;
+
+static void err_set(sfn_err *er, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void err_set(sfn_err *er, const char *error, const char *fmt, ...) {
+    snprintf(er->error, sizeof er->error, "%s", error);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(er->cause, sizeof er->cause, fmt, ap);
+    va_end(ap);
+}
+
+const char *sfn_status_name(sfn_exec_status st) {
+    switch (st) {
+    case EXEC_RUNNING: return "RUNNING";
+    case EXEC_SUCCEEDED: return "SUCCEEDED";
+    case EXEC_FAILED: return "FAILED";
+    case EXEC_TIMED_OUT: return "TIMED_OUT";
+    case EXEC_ABORTED: return "ABORTED";
+    }
+    return "FAILED";
+}
+
+static char *json_text(const json_t *v) { return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY); }
+
+/* ---- tokens ---- */
+
+char *sfn_token_make(const char *exec_arn, int run, int seq) {
+    char nonce[9];
+    sl_id_hex(nonce, 4);
+    sl_buf raw;
+    sl_buf_init(&raw);
+    sl_buf_printf(&raw, "%d.%d.%s:%s", run, seq, nonce, exec_arn);
+    char *out = sl_xmalloc(raw.len * 4 / 3 + 8);
+    size_t n = sl_base64_encode((const unsigned char *)raw.data, raw.len, out);
+    out[n] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] == '+') out[i] = '-';
+        else if (out[i] == '/') out[i] = '_';
+    }
+    sl_buf_free(&raw);
+    return out;
+}
+
+bool sfn_token_parse(const char *token, char *arn, size_t arnlen, int *run, int *seq) {
+    size_t n = strlen(token);
+    if (n == 0 || n > 4096) return false;
+    char *tmp = sl_xstrdup(token);
+    for (size_t i = 0; i < n; i++) {
+        if (tmp[i] == '-') tmp[i] = '+';
+        else if (tmp[i] == '_') tmp[i] = '/';
+    }
+    unsigned char *raw = sl_xmalloc(n + 4);
+    long len = sl_base64_decode(tmp, n, raw);
+    free(tmp);
+    bool ok = false;
+    if (len > 0) {
+        raw[len] = 0;
+        char nonce[16];
+        int used = 0;
+        if (sscanf((char *)raw, "%d.%d.%8[0-9a-f]:%n", run, seq, nonce, &used) == 3 && used > 0 &&
+            strncmp((char *)raw + used, "arn:", 4) == 0 && strlen((char *)raw + used) < arnlen) {
+            snprintf(arn, arnlen, "%s", (char *)raw + used);
+            ok = true;
+        }
+    }
+    free(raw);
+    return ok;
+}
+
+/* ---- events and effects ---- */
+
+static bool recording(const sfn_exec *e) { return !e->express; }
+
+static void exec_fail_now(sfn_exec *e, sfn_exec_status st, const char *error, const char *cause);
+
+/* Appends a history event for run r (NULL: execution level). details: {"xEventDetails": {...}}
+ * (stolen, may be NULL). */
+static int hist(sfn_exec *e, sfn_run *r, const char *type, json_t *details) {
+    if (!recording(e)) {
+        json_decref(details);
+        return 0;
+    }
+    sfn_event *ev = sl_xcalloc(1, sizeof *ev);
+    ev->id = ++e->next_event;
+    ev->previous = r ? r->last_event : (e->next_event > 1 ? e->next_event - 1 : 0);
+    if (r) r->last_event = ev->id;
+    ev->type = type;
+    ev->ts_ms = sl_now_ms();
+    ev->details = details;
+    if (e->events_tail) e->events_tail->next = ev;
+    else e->events = ev;
+    e->events_tail = ev;
+    e->nevents++;
+    return ev->id;
+}
+
+static json_t *details1(const char *field, json_t *obj) {
+    json_t *d = json_object();
+    json_object_set_new(d, field, obj);
+    return d;
+}
+
+/* {"name":..., "input": text, "inputDetails": {"truncated": false}} and friends. */
+static json_t *data_details(const char *name, const char *data_field, const json_t *data) {
+    json_t *o = json_object();
+    if (name) json_object_set_new(o, "name", json_string(name));
+    if (data) {
+        char *t = json_text(data);
+        json_object_set_new(o, data_field, json_string(t ? t : "null"));
+        free(t);
+        char det[32];
+        snprintf(det, sizeof det, "%sDetails", data_field);
+        json_object_set_new(o, det, json_pack("{s:b}", "truncated", 0));
+    }
+    return o;
+}
+
+static sfn_effect *effect(sfn_exec *e, sfn_effect_kind kind) {
+    sfn_effect *f = sl_xcalloc(1, sizeof *f);
+    f->kind = kind;
+    if (e->effects_tail) e->effects_tail->next = f;
+    else e->effects = f;
+    e->effects_tail = f;
+    return f;
+}
+
+static void effect_timer(sfn_exec *e, sfn_run *r, sfn_msg_kind msg, int64_t when) {
+    sfn_effect *f = effect(e, EFFECT_TIMER);
+    f->run = r ? r->id : -1;
+    f->seq = r ? r->seq : 0;
+    f->msg = msg;
+    f->when_ms = when;
+}
+
+void sfn_exec_event_free_all(sfn_exec *e) {
+    for (sfn_event *ev = e->events, *nx; ev; ev = nx) {
+        nx = ev->next;
+        json_decref(ev->details);
+        free(ev);
+    }
+    e->events = e->events_tail = NULL;
+    e->nevents = 0;
+}
+
+void sfn_exec_effect_free_all(sfn_exec *e) {
+    for (sfn_effect *f = e->effects, *nx; f; f = nx) {
+        nx = f->next;
+        free(f->arn);
+        free(f->token);
+        json_decref(f->payload);
+        free(f);
+    }
+    e->effects = e->effects_tail = NULL;
+}
+
+void sfn_msg_free(sfn_msg *m) {
+    if (!m) return;
+    json_decref(m->output);
+    free(m->error);
+    free(m->cause);
+    free(m->worker);
+    free(m);
+}
+
+/* ---- runs ---- */
+
+sfn_run *sfn_run_new(sfn_exec *e, const sl_asl_machine *m, int parent, int slot, json_t *input) {
+    sfn_run *r = sl_xcalloc(1, sizeof *r);
+    if (e->nruns == e->cap_runs) {
+        e->cap_runs = e->cap_runs ? e->cap_runs * 2 : 4;
+        e->runs = sl_xrealloc(e->runs, (size_t)e->cap_runs * sizeof *e->runs);
+    }
+    r->id = e->nruns;
+    e->runs[e->nruns++] = r;
+    r->parent = parent;
+    r->slot = slot;
+    r->m = m;
+    r->state = m->start;
+    r->input = json_incref(input);
+    r->phase = RUN_READY;
+    return r;
+}
+
+static void run_clear_wait(sfn_run *r) {
+    r->wait = WAIT_NONE;
+    r->deadline_ms = r->heartbeat_ms = r->beat_deadline_ms = 0;
+    free(r->token);
+    r->token = NULL;
+    free(r->resource);
+    r->resource = NULL;
+    json_decref(r->task_input);
+    r->task_input = NULL;
+    free(r->child_arn);
+    r->child_arn = NULL;
+    r->task_started = false;
+}
+
+static void run_clear_children(sfn_run *r) {
+    json_decref(r->effective);
+    json_decref(r->items);
+    json_decref(r->results);
+    r->effective = r->items = r->results = NULL;
+    r->next_item = r->active = r->done = 0;
+    r->children_failed = false;
+}
+
+static void run_free(sfn_run *r) {
+    if (!r) return;
+    run_clear_wait(r);
+    run_clear_children(r);
+    json_decref(r->input);
+    json_decref(r->output);
+    free(r->error);
+    free(r->cause);
+    free(r->retries);
+    free(r);
+}
+
+void sfn_run_ready(sfn_exec *e, sfn_run *r) {
+    r->phase = RUN_READY;
+    if (r->in_ready) return;
+    r->in_ready = true;
+    r->next_ready = NULL;
+    if (e->ready_tail) e->ready_tail->next_ready = r;
+    else e->ready_head = r;
+    e->ready_tail = r;
+}
+
+static sfn_run *run_get(sfn_exec *e, int id) {
+    return id >= 0 && id < e->nruns ? e->runs[id] : NULL;
+}
+
+static const sl_asl_state *run_state(const sfn_run *r) { return &r->m->states[r->state]; }
+
+/* Ends the waits of r and of every run below it (the execution stopped, or a sibling branch
+ * failed), freeing the descendants. */
+static void run_abort_tree(sfn_exec *e, sfn_run *r) {
+    for (int i = 0; i < e->nruns; i++) {
+        sfn_run *c = e->runs[i];
+        if (c && c->parent == r->id) {
+            run_abort_tree(e, c);
+            e->runs[i] = NULL;
+            run_free(c);
+        }
+    }
+    if (r->wait == WAIT_TASK && r->token) {
+        sfn_effect *f = effect(e, EFFECT_FORGET_TOKEN);
+        f->token = sl_xstrdup(r->token);
+        if (r->child_arn) {
+            sfn_effect *s = effect(e, EFFECT_STOP_CHILD);
+            s->arn = sl_xstrdup(r->child_arn);
+        }
+    }
+    r->seq++;
+    run_clear_wait(r);
+    r->phase = RUN_FINISHED;
+}
+
+/* ---- context object ---- */
+
+static json_t *context_for(sfn_exec *e, sfn_run *r, const char *token, json_t *map_item) {
+    char when[32];
+    sl_time_iso8601_ms(r->entered_ms, when);
+    json_t *ctx = json_object();
+    json_object_set(ctx, "Execution", e->ctx_execution);
+    json_object_set(ctx, "StateMachine", e->ctx_machine);
+    json_object_set_new(ctx, "State",
+                        json_pack("{s:s, s:s, s:i}", "EnteredTime", when, "Name",
+                                  run_state(r)->name, "RetryCount", r->retry_total));
+    if (token) json_object_set_new(ctx, "Task", json_pack("{s:s}", "Token", token));
+    if (map_item) json_object_set_new(ctx, "Map", json_pack("{s:O}", "Item", map_item));
+    return ctx;
+}
+
+/* ---- input and output processing ---- */
+
+static const char *state_prefix(sfn_exec *e, sfn_run *r, char *buf, size_t n) {
+    snprintf(buf, n,
+             "An error occurred while executing the state '%s' (entered at the event id #%d).",
+             run_state(r)->name, r->last_event);
+    return buf;
+}
+
+static json_t *apply_path(sfn_exec *e, sfn_run *r, const sl_asl_path *p, const char *field,
+                          json_t *value, json_t *ctx, sfn_err *er) {
+    if (p->is_null) return json_object();
+    if (!p->path) return json_incref(value);
+    char msg[512];
+    json_t *out = sl_jsonpath_eval(p->path, value, ctx, msg, sizeof msg);
+    if (!out) {
+        char pre[256];
+        err_set(er, SL_STATES_RUNTIME, "%s Invalid path '%s' : %s",
+                state_prefix(e, r, pre, sizeof pre), sl_jsonpath_text(p->path), msg);
+        (void)field;
+    }
+    return out;
+}
+
+static json_t *apply_result_path(sfn_exec *e, sfn_run *r, const sl_asl_path *p, json_t *input,
+                                 json_t *result, sfn_err *er) {
+    if (p->is_null) return json_incref(input);
+    if (!p->path) return json_incref(result);
+    char msg[512];
+    json_t *out = sl_jsonpath_put(p->path, input, result, msg, sizeof msg);
+    if (!out) {
+        char pre[256];
+        err_set(er, SL_STATES_RESULT_PATH_MATCH_FAILURE, "%s Unable to apply ResultPath '%s': %s",
+                state_prefix(e, r, pre, sizeof pre), sl_jsonpath_text(p->path), msg);
+    }
+    return out;
+}
+
+static json_t *apply_payload(sfn_exec *e, sfn_run *r, const sl_payload *t, json_t *input,
+                             json_t *ctx, sfn_err *er) {
+    const char *name = NULL;
+    char cause[1024];
+    json_t *out = sl_payload_eval(t, input, ctx, &name, cause, sizeof cause);
+    if (!out) {
+        char pre[256];
+        err_set(er, name ? name : SL_STATES_RUNTIME, "%s %s", state_prefix(e, r, pre, sizeof pre),
+                cause);
+    }
+    return out;
+}
+
+/* A literal-or-computed field's value evaluated against input. NULL: absent or failed (er set
+ * when failed). */
+static json_t *value_eval(sfn_exec *e, sfn_run *r, const sl_asl_value *v, json_t *input,
+                          json_t *ctx, sfn_err *er) {
+    if (!v->present) return NULL;
+    if (v->literal) return json_incref(v->literal);
+    if (!v->dynamic) return NULL;
+    json_t *o = apply_payload(e, r, v->dynamic, input, ctx, er);
+    if (!o) return NULL;
+    json_t *val = json_incref(json_object_get(o, "value"));
+    json_decref(o);
+    return val;
+}
+
+/* Output larger than the limit fails the state (AWS: States.DataLimitExceeded). Checked on
+ * recorded executions, where the text is produced for the history anyway. */
+static bool too_big(const json_t *v, size_t *len) {
+    char *t = json_text(v);
+    *len = t ? strlen(t) : 0;
+    free(t);
+    return *len > SFN_DATA_LIMIT;
+}
+
+/* ---- run lifecycle ---- */
+
+static const char *const exited_type[] = {
+    "PassStateExited",    "TaskStateExited", "ChoiceStateExited",   "WaitStateExited",
+    "SucceedStateExited", "FailStateExited", "ParallelStateExited", "MapStateExited"};
+
+static void state_error(sl_states *s, sfn_exec *e, sfn_run *r, const char *error,
+                        const char *cause);
+static void run_finish(sl_states *s, sfn_exec *e, sfn_run *r, bool ok, json_t *output,
+                       const char *error, const char *cause);
+
+static void exec_end(sfn_exec *e, sfn_exec_status st, json_t *output, const char *error,
+                     const char *cause) {
+    if (e->status != EXEC_RUNNING) return;
+    e->status = st;
+    e->stop_ms = sl_now_ms();
+    e->finished = true;
+    e->dirty = true;
+    if (st == EXEC_SUCCEEDED) {
+        e->output = json_incref(output);
+    } else {
+        e->error = error ? sl_xstrdup(error) : NULL;
+        e->cause = cause ? sl_xstrdup(cause) : NULL;
+    }
+    if (e->parent_token) {
+        sfn_effect *f = effect(e, EFFECT_NOTIFY_PARENT);
+        f->token = sl_xstrdup(e->parent_token);
+    }
+}
+
+static void exec_fail_now(sfn_exec *e, sfn_exec_status st, const char *error, const char *cause) {
+    if (e->status != EXEC_RUNNING) return;
+    sfn_run *top = run_get(e, 0);
+    const char *type = st == EXEC_TIMED_OUT ? "ExecutionTimedOut"
+                       : st == EXEC_ABORTED ? "ExecutionAborted"
+                                            : "ExecutionFailed";
+    const char *field = st == EXEC_TIMED_OUT ? "executionTimedOutEventDetails"
+                        : st == EXEC_ABORTED ? "executionAbortedEventDetails"
+                                             : "executionFailedEventDetails";
+    if (recording(e)) {
+        json_t *d = json_object();
+        if (error) json_object_set_new(d, "error", json_string(error));
+        if (cause) json_object_set_new(d, "cause", json_string(cause));
+        hist(e, top, type, details1(field, d));
+    }
+    if (top) run_abort_tree(e, top);
+    exec_end(e, st, NULL, error, cause);
+}
+
+/* Moves r to its next state with output, or finishes it. */
+static void run_transition(sl_states *s, sfn_exec *e, sfn_run *r, int next, json_t *output) {
+    if (next < 0) {
+        run_finish(s, e, r, true, output, NULL, NULL);
+        return;
+    }
+    json_decref(r->input);
+    r->input = json_incref(output);
+    r->state = next;
+    r->retry_total = 0;
+    free(r->retries);
+    r->retries = NULL;
+    r->resumed = false;
+    run_clear_wait(r);
+    run_clear_children(r);
+    sfn_run_ready(e, r);
+}
+
+/* StateExited + transition; a too-large output fails the state instead. */
+static void state_exit(sl_states *s, sfn_exec *e, sfn_run *r, int next, json_t *output) {
+    const sl_asl_state *st = run_state(r);
+    if (recording(e)) {
+        size_t len;
+        if (too_big(output, &len)) {
+            char cause[256];
+            snprintf(cause, sizeof cause,
+                     "The state/task '%s' returned a result with a size exceeding the maximum "
+                     "number of bytes service limit.",
+                     st->name);
+            state_error(s, e, r, "States.DataLimitExceeded", cause);
+            return;
+        }
+        hist(e, r, exited_type[st->type],
+             details1("stateExitedEventDetails", data_details(st->name, "output", output)));
+    }
+    run_transition(s, e, r, st->end ? -1 : st->next, output);
+}
+
+static void parent_child_done(sl_states *s, sfn_exec *e, sfn_run *p, sfn_run *c);
+
+static void run_finish(sl_states *s, sfn_exec *e, sfn_run *r, bool ok, json_t *output,
+                       const char *error, const char *cause) {
+    r->phase = RUN_FINISHED;
+    r->succeeded = ok;
+    run_clear_wait(r);
+    if (ok) {
+        json_decref(r->output);
+        r->output = json_incref(output);
+    } else {
+        free(r->error);
+        free(r->cause);
+        r->error = error ? sl_xstrdup(error) : NULL;
+        r->cause = cause ? sl_xstrdup(cause) : NULL;
+    }
+    if (r->parent >= 0) {
+        sfn_run *p = run_get(e, r->parent);
+        if (p) parent_child_done(s, e, p, r);
+        return;
+    }
+    if (ok) {
+        if (recording(e)) {
+            hist(e, r, "ExecutionSucceeded",
+                 details1("executionSucceededEventDetails", data_details(NULL, "output", output)));
+        } else {
+            size_t len;
+            if (too_big(output, &len)) {
+                exec_end(e, EXEC_FAILED, NULL, "States.DataLimitExceeded",
+                         "The execution output exceeds the maximum number of bytes service limit.");
+                return;
+            }
+        }
+        exec_end(e, EXEC_SUCCEEDED, output, NULL, NULL);
+    } else {
+        if (recording(e)) {
+            json_t *d = json_object();
+            if (error) json_object_set_new(d, "error", json_string(error));
+            if (cause) json_object_set_new(d, "cause", json_string(cause));
+            hist(e, r, "ExecutionFailed", details1("executionFailedEventDetails", d));
+        }
+        exec_end(e, EXEC_FAILED, NULL, error, cause);
+    }
+}
+
+static double retry_delay(const sl_asl_retrier *rt, int attempt) {
+    double d = rt->interval_seconds * pow(rt->backoff_rate, attempt);
+    if (rt->max_delay_seconds > 0 && d > rt->max_delay_seconds) d = rt->max_delay_seconds;
+    if (rt->jitter_full) {
+        unsigned int rnd;
+        sl_random_bytes(&rnd, sizeof rnd);
+        d = d * ((double)rnd / 4294967295.0);
+    }
+    return d;
+}
+
+/* An error in state r: Retry, then Catch, then the run fails. */
+static void state_error(sl_states *s, sfn_exec *e, sfn_run *r, const char *error,
+                        const char *cause) {
+    const sl_asl_state *st = run_state(r);
+    if (st->nretriers) {
+        if (!r->retries) r->retries = sl_xcalloc(st->nretriers, sizeof *r->retries);
+        for (size_t i = 0; i < st->nretriers; i++) {
+            const sl_asl_retrier *rt = &st->retriers[i];
+            if (!sl_asl_error_matches(rt->errors, rt->nerrors, error)) continue;
+            if (r->retries[i] >= rt->max_attempts) break;
+            double delay = retry_delay(rt, r->retries[i]);
+            r->retries[i]++;
+            r->retry_total++;
+            run_clear_wait(r);
+            run_clear_children(r);
+            r->seq++;
+            r->wait = WAIT_RETRY;
+            r->phase = RUN_WAITING;
+            r->deadline_ms = sl_now_ms() + (int64_t)(delay * 1000.0);
+            effect_timer(e, r, MSG_TIMER, r->deadline_ms);
+            e->dirty = true;
+            return;
+        }
+    }
+    for (size_t i = 0; i < st->ncatchers; i++) {
+        const sl_asl_catcher *c = &st->catchers[i];
+        if (!sl_asl_error_matches(c->errors, c->nerrors, error)) continue;
+        json_t *eo = json_object();
+        json_object_set_new(eo, "Error", json_string(error));
+        json_object_set_new(eo, "Cause", json_string(cause ? cause : ""));
+        sfn_err er = {0};
+        json_t *out = apply_result_path(e, r, &c->result_path, r->input, eo, &er);
+        json_decref(eo);
+        if (!out) {
+            run_finish(s, e, r, false, NULL, er.error, er.cause);
+            return;
+        }
+        if (recording(e)) {
+            hist(e, r, exited_type[st->type],
+                 details1("stateExitedEventDetails", data_details(st->name, "output", out)));
+        }
+        run_transition(s, e, r, c->next, out);
+        json_decref(out);
+        return;
+    }
+    run_finish(s, e, r, false, NULL, error, cause);
+}
+
+/* ---- Task ---- */
+
+static const char *resource_type_of(sfn_task_kind k) {
+    switch (k) {
+    case TASK_START_EXECUTION:
+    case TASK_START_EXECUTION_SYNC:
+    case TASK_START_EXECUTION_SYNC2:
+    case TASK_START_EXECUTION_TOKEN: return "states";
+    case TASK_AWS_SDK_S3: return "aws-sdk:s3";
+    case TASK_S3: return "s3";
+    case TASK_EVENTS_PUT:
+    case TASK_EVENTS_PUT_TOKEN: return "events";
+    default: return "unknown";
+    }
+}
+
+/* "startExecution.sync:2" from "arn:aws:states:::states:startExecution.sync:2". */
+static const char *resource_short(const char *resource) {
+    const char *p = resource;
+    int colons = 0;
+    for (; *p && colons < 6; p++)
+        if (*p == ':') colons++;
+    if (colons < 6) return resource;
+    const char *svc_end = strchr(p, ':');
+    if (sl_str_has_prefix(p, "aws-sdk:")) svc_end = strchr(p + 8, ':');
+    return svc_end ? svc_end + 1 : p;
+}
+
+static json_t *task_details(sfn_run *r, const char *data_field, const json_t *data) {
+    json_t *d = json_object();
+    json_object_set_new(d, "resourceType", json_string(resource_type_of(r->task_kind)));
+    json_object_set_new(d, "resource", json_string(resource_short(r->resource)));
+    if (data) {
+        char *t = json_text(data);
+        json_object_set_new(d, data_field, json_string(t ? t : "null"));
+        free(t);
+        char det[32];
+        snprintf(det, sizeof det, "%sDetails", data_field);
+        json_object_set_new(d, det, json_pack("{s:b}", "truncated", 0));
+    }
+    return d;
+}
+
+static void task_succeeded(sl_states *s, sfn_exec *e, sfn_run *r, json_t *result);
+
+static bool seconds_value(json_t *v, int64_t *out) {
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v) && json_real_value(v) >= 0 &&
+        floor(json_real_value(v)) == json_real_value(v)) {
+        *out = (int64_t)json_real_value(v);
+        return true;
+    }
+    return false;
+}
+
+static void task_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
+    const sl_asl_state *st = run_state(r);
+    sfn_err er = {0};
+    const char *action = NULL;
+    sfn_task_kind kind = sfn_task_classify(s, st->resource, &action);
+    r->seq++;
+    char *token = sfn_token_make(e->arn, r->id, r->seq);
+    json_t *ctx = context_for(e, r, token, NULL);
+    json_t *eff = apply_path(e, r, &st->input_path, "InputPath", r->input, ctx, &er);
+    json_t *params = NULL;
+    if (eff)
+        params =
+            st->parameters ? apply_payload(e, r, st->parameters, eff, ctx, &er) : json_incref(eff);
+    int64_t timeout = SFN_TASK_TIMEOUT_S, heartbeat = 0;
+    if (params) {
+        json_t *tv = value_eval(e, r, &st->timeout_seconds, r->input, ctx, &er);
+        if (tv && (!seconds_value(tv, &timeout) || timeout <= 0)) {
+            err_set(&er, SL_STATES_RUNTIME,
+                    "The TimeoutSecondsPath value must be a positive integer");
+            json_decref(params);
+            params = NULL;
+        }
+        json_decref(tv);
+    }
+    if (params) {
+        json_t *hv = value_eval(e, r, &st->heartbeat_seconds, r->input, ctx, &er);
+        if (hv && (!seconds_value(hv, &heartbeat) || heartbeat <= 0)) {
+            err_set(&er, SL_STATES_RUNTIME,
+                    "The HeartbeatSecondsPath value must be a positive integer");
+            json_decref(params);
+            params = NULL;
+        }
+        json_decref(hv);
+    }
+    json_decref(ctx);
+    json_decref(eff);
+    if (!params) {
+        free(token);
+        state_error(s, e, r, er.error, er.cause);
+        return;
+    }
+    run_clear_wait(r);
+    r->token = token;
+    r->resource = sl_xstrdup(st->resource);
+    r->task_kind = (int)kind;
+    r->task_input = params;
+    int64_t now = sl_now_ms();
+
+    if (kind == TASK_ACTIVITY) {
+        if (recording(e)) {
+            json_t *d = data_details(NULL, "input", params);
+            json_object_set_new(d, "resource", json_string(st->resource));
+            if (st->timeout_seconds.present)
+                json_object_set_new(d, "timeoutInSeconds", json_integer(timeout));
+            if (heartbeat) json_object_set_new(d, "heartbeatInSeconds", json_integer(heartbeat));
+            hist(e, r, "ActivityScheduled", details1("activityScheduledEventDetails", d));
+        }
+        sfn_effect *f = effect(e, EFFECT_ACTIVITY);
+        f->arn = sl_xstrdup(st->resource);
+        f->token = sl_xstrdup(token);
+        f->payload = json_incref(params);
+    } else {
+        if (recording(e)) {
+            json_t *d = json_object();
+            json_object_set_new(d, "resourceType", json_string(resource_type_of(kind)));
+            json_object_set_new(d, "resource", json_string(resource_short(st->resource)));
+            json_object_set_new(d, "region", json_string(s->cfg->region));
+            char *t = json_text(params);
+            json_object_set_new(d, "parameters", json_string(t ? t : "{}"));
+            free(t);
+            if (st->timeout_seconds.present)
+                json_object_set_new(d, "timeoutInSeconds", json_integer(timeout));
+            if (heartbeat) json_object_set_new(d, "heartbeatInSeconds", json_integer(heartbeat));
+            hist(e, r, "TaskScheduled", details1("taskScheduledEventDetails", d));
+            hist(e, r, "TaskStarted",
+                 details1("taskStartedEventDetails", task_details(r, NULL, NULL)));
+        }
+        r->task_started = true;
+        if (kind == TASK_UNKNOWN) {
+            char cause[512];
+            snprintf(cause, sizeof cause, "The resource '%s' is not supported by Sluice.",
+                     st->resource);
+            if (recording(e)) {
+                json_t *d = task_details(r, NULL, NULL);
+                json_object_set_new(d, "error", json_string("States.TaskFailed"));
+                json_object_set_new(d, "cause", json_string(cause));
+                hist(e, r, "TaskFailed", details1("taskFailedEventDetails", d));
+            }
+            state_error(s, e, r, "States.TaskFailed", cause);
+            return;
+        }
+        if (kind == TASK_AWS_SDK_S3 || kind == TASK_S3 || kind == TASK_EVENTS_PUT ||
+            kind == TASK_EVENTS_PUT_TOKEN) {
+            char *error = NULL, *cause = NULL;
+            json_t *res = sfn_task_run_sync(s, kind, action, params, &error, &cause);
+            if (!res) {
+                if (recording(e)) {
+                    json_t *d = task_details(r, NULL, NULL);
+                    json_object_set_new(d, "error",
+                                        json_string(error ? error : "States.TaskFailed"));
+                    json_object_set_new(d, "cause", json_string(cause ? cause : ""));
+                    hist(e, r, "TaskFailed", details1("taskFailedEventDetails", d));
+                }
+                state_error(s, e, r, error ? error : "States.TaskFailed", cause);
+                free(error);
+                free(cause);
+                return;
+            }
+            if (kind != TASK_EVENTS_PUT_TOKEN) {
+                task_succeeded(s, e, r, res);
+                json_decref(res);
+                return;
+            }
+            if (recording(e))
+                hist(e, r, "TaskSubmitted",
+                     details1("taskSubmittedEventDetails", task_details(r, "output", res)));
+            json_decref(res);
+        } else {
+            /* startExecution: the child starts once this step is durable. */
+            json_t *sm = json_object_get(params, "StateMachineArn");
+            if (!json_is_string(sm)) {
+                const char *c = "The field 'StateMachineArn' is required.";
+                if (recording(e)) {
+                    json_t *d = task_details(r, NULL, NULL);
+                    json_object_set_new(d, "error", json_string("States.Runtime"));
+                    json_object_set_new(d, "cause", json_string(c));
+                    hist(e, r, "TaskFailed", details1("taskFailedEventDetails", d));
+                }
+                state_error(s, e, r, "States.TaskFailed", c);
+                return;
+            }
+            const char *name = json_string_value(json_object_get(params, "Name"));
+            char uuid[37];
+            if (!name) {
+                sl_id_uuid(uuid);
+                name = uuid;
+            }
+            char mname[128], rest[8];
+            if (!sfn_arn_split(json_string_value(sm), "stateMachine", mname, sizeof mname, rest,
+                               sizeof rest))
+                snprintf(mname, sizeof mname, "invalid");
+            char child[512];
+            char nm[300];
+            snprintf(nm, sizeof nm, "%s:%.160s", mname, name);
+            sfn_arn(s, "execution", nm, child, sizeof child);
+            r->child_arn = sl_xstrdup(child);
+            sfn_effect *f = effect(e, EFFECT_START_CHILD);
+            f->arn = sl_xstrdup(child);
+            f->run = r->id;
+            f->seq = r->seq;
+            f->token = sl_xstrdup(token);
+            f->task_kind = (int)kind;
+            f->payload = json_incref(params);
+        }
+    }
+    r->wait = WAIT_TASK;
+    r->phase = RUN_WAITING;
+    r->deadline_ms = now + timeout * 1000;
+    if (timeout < SFN_TASK_TIMEOUT_S) effect_timer(e, r, MSG_TASK_TIMED_OUT, r->deadline_ms);
+    r->heartbeat_ms = heartbeat * 1000;
+    if (heartbeat) {
+        r->beat_deadline_ms = now + r->heartbeat_ms;
+        effect_timer(e, r, MSG_TASK_TIMED_OUT, r->beat_deadline_ms);
+    }
+    e->dirty = true;
+}
+
+/* The task's result: ResultSelector, ResultPath, OutputPath, then on. */
+static void task_succeeded(sl_states *s, sfn_exec *e, sfn_run *r, json_t *result) {
+    const sl_asl_state *st = run_state(r);
+    if (recording(e)) {
+        if (r->task_kind == TASK_ACTIVITY)
+            hist(e, r, "ActivitySucceeded",
+                 details1("activitySucceededEventDetails", data_details(NULL, "output", result)));
+        else
+            hist(e, r, "TaskSucceeded",
+                 details1("taskSucceededEventDetails", task_details(r, "output", result)));
+    }
+    run_clear_wait(r);
+    r->phase = RUN_WAITING;
+    sfn_err er = {0};
+    json_t *ctx = NULL;
+    json_t *sel = NULL;
+    if (st->result_selector) {
+        ctx = context_for(e, r, NULL, NULL);
+        sel = apply_payload(e, r, st->result_selector, result, ctx, &er);
+    } else {
+        sel = json_incref(result);
+    }
+    json_t *placed = sel ? apply_result_path(e, r, &st->result_path, r->input, sel, &er) : NULL;
+    json_t *out = NULL;
+    if (placed) {
+        if (!ctx) ctx = context_for(e, r, NULL, NULL);
+        out = apply_path(e, r, &st->output_path, "OutputPath", placed, ctx, &er);
+    }
+    json_decref(ctx);
+    json_decref(sel);
+    json_decref(placed);
+    if (!out) {
+        state_error(s, e, r, er.error, er.cause);
+        return;
+    }
+    state_exit(s, e, r, st->next, out);
+    json_decref(out);
+}
+
+static void task_failed(sl_states *s, sfn_exec *e, sfn_run *r, const char *error, const char *cause,
+                        bool timed_out) {
+    if (recording(e)) {
+        json_t *d;
+        const char *type, *field;
+        if (r->task_kind == TASK_ACTIVITY) {
+            d = json_object();
+            type = timed_out ? "ActivityTimedOut" : "ActivityFailed";
+            field = timed_out ? "activityTimedOutEventDetails" : "activityFailedEventDetails";
+        } else {
+            d = task_details(r, NULL, NULL);
+            type = timed_out ? "TaskTimedOut" : "TaskFailed";
+            field = timed_out ? "taskTimedOutEventDetails" : "taskFailedEventDetails";
+        }
+        if (error) json_object_set_new(d, "error", json_string(error));
+        if (cause) json_object_set_new(d, "cause", json_string(cause));
+        hist(e, r, type, details1(field, d));
+    }
+    if (r->token) {
+        sfn_effect *f = effect(e, EFFECT_FORGET_TOKEN);
+        f->token = sl_xstrdup(r->token);
+    }
+    if (timed_out && r->child_arn) {
+        sfn_effect *f = effect(e, EFFECT_STOP_CHILD);
+        f->arn = sl_xstrdup(r->child_arn);
+    }
+    run_clear_wait(r);
+    state_error(s, e, r, error ? error : "States.TaskFailed", cause);
+}
+
+/* ---- Parallel and Map ---- */
+
+static void map_launch(sl_states *s, sfn_exec *e, sfn_run *p);
+
+static void children_complete(sl_states *s, sfn_exec *e, sfn_run *p) {
+    const sl_asl_state *st = run_state(p);
+    bool is_map = st->type == SL_ASL_MAP;
+    if (recording(e)) hist(e, p, is_map ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL);
+    json_t *results = json_incref(p->results);
+    run_clear_children(p);
+    sfn_err er = {0};
+    json_t *ctx = context_for(e, p, NULL, NULL);
+    json_t *sel = st->result_selector ? apply_payload(e, p, st->result_selector, results, ctx, &er)
+                                      : json_incref(results);
+    json_t *placed = sel ? apply_result_path(e, p, &st->result_path, p->input, sel, &er) : NULL;
+    json_t *out =
+        placed ? apply_path(e, p, &st->output_path, "OutputPath", placed, ctx, &er) : NULL;
+    json_decref(ctx);
+    json_decref(results);
+    json_decref(sel);
+    json_decref(placed);
+    if (!out) {
+        state_error(s, e, p, er.error, er.cause);
+        return;
+    }
+    state_exit(s, e, p, st->next, out);
+    json_decref(out);
+}
+
+static void parent_child_done(sl_states *s, sfn_exec *e, sfn_run *p, sfn_run *c) {
+    const sl_asl_state *st = run_state(p);
+    bool is_map = st->type == SL_ASL_MAP;
+    e->runs[c->id] = NULL;
+    if (p->phase != RUN_WAITING || p->wait != WAIT_CHILDREN) {
+        run_free(c);
+        return;
+    }
+    if (c->succeeded) {
+        if (is_map && recording(e))
+            hist(e, c, "MapIterationSucceeded",
+                 details1("mapIterationSucceededEventDetails",
+                          json_pack("{s:s, s:i}", "name", st->name, "index", c->slot)));
+        json_array_set(p->results, (size_t)c->slot, c->output);
+        p->done++;
+        if (p->active) p->active--;
+        run_free(c);
+        size_t total = is_map ? json_array_size(p->items) : st->nbranches;
+        if (p->done == total) {
+            children_complete(s, e, p);
+        } else if (is_map) {
+            map_launch(s, e, p);
+            e->dirty = true;
+        } else {
+            e->dirty = true;
+        }
+        return;
+    }
+    char *error = c->error ? sl_xstrdup(c->error) : NULL;
+    char *cause = c->cause ? sl_xstrdup(c->cause) : NULL;
+    if (recording(e)) {
+        if (is_map)
+            hist(e, c, "MapIterationFailed",
+                 details1("mapIterationFailedEventDetails",
+                          json_pack("{s:s, s:i}", "name", st->name, "index", c->slot)));
+        json_t *d = json_object();
+        hist(e, p, is_map ? "MapStateFailed" : "ParallelStateFailed", NULL);
+        json_decref(d);
+    }
+    run_free(c);
+    run_abort_tree(e, p);
+    p->phase = RUN_WAITING;
+    run_clear_children(p);
+    state_error(s, e, p, error ? error : "States.BranchFailed", cause);
+    free(error);
+    free(cause);
+}
+
+static void map_launch(sl_states *s, sfn_exec *e, sfn_run *p) {
+    const sl_asl_state *st = run_state(p);
+    size_t n = json_array_size(p->items);
+    while (p->next_item < n && (p->max_concurrency == 0 || p->active < p->max_concurrency)) {
+        size_t i = p->next_item++;
+        json_t *item = json_array_get(p->items, i);
+        json_t *input;
+        if (st->parameters) {
+            json_t *mi = json_pack("{s:I, s:O}", "Index", (json_int_t)i, "Value", item);
+            json_t *ctx = context_for(e, p, NULL, mi);
+            json_decref(mi);
+            sfn_err er = {0};
+            input = apply_payload(e, p, st->parameters, p->effective, ctx, &er);
+            json_decref(ctx);
+            if (!input) {
+                run_abort_tree(e, p);
+                p->phase = RUN_WAITING;
+                run_clear_children(p);
+                state_error(s, e, p, er.error, er.cause);
+                return;
+            }
+        } else {
+            input = json_incref(item);
+        }
+        if (recording(e))
+            hist(e, p, "MapIterationStarted",
+                 details1("mapIterationStartedEventDetails",
+                          json_pack("{s:s, s:I}", "name", st->name, "index", (json_int_t)i)));
+        sfn_run *c = sfn_run_new(e, st->iterator, p->id, (int)i, input);
+        c->last_event = p->last_event;
+        json_decref(input);
+        p->active++;
+        sfn_run_ready(e, c);
+    }
+}
+
+static void parallel_or_map_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
+    const sl_asl_state *st = run_state(r);
+    bool is_map = st->type == SL_ASL_MAP;
+    sfn_err er = {0};
+    json_t *ctx = context_for(e, r, NULL, NULL);
+    json_t *eff = apply_path(e, r, &st->input_path, "InputPath", r->input, ctx, &er);
+    run_clear_children(r);
+    if (!eff) goto fail;
+    if (!is_map) {
+        json_t *bin =
+            st->parameters ? apply_payload(e, r, st->parameters, eff, ctx, &er) : json_incref(eff);
+        json_decref(eff);
+        if (!bin) goto fail;
+        if (recording(e)) hist(e, r, "ParallelStateStarted", NULL);
+        r->results = json_array();
+        for (size_t i = 0; i < st->nbranches; i++) json_array_append_new(r->results, json_null());
+        r->wait = WAIT_CHILDREN;
+        r->phase = RUN_WAITING;
+        r->seq++;
+        for (size_t i = 0; i < st->nbranches; i++) {
+            sfn_run *c = sfn_run_new(e, st->branches[i], r->id, (int)i, bin);
+            c->last_event = r->last_event;
+            sfn_run_ready(e, c);
+        }
+        json_decref(bin);
+        json_decref(ctx);
+        e->dirty = true;
+        return;
+    }
+    json_t *items = apply_path(e, r, &st->items_path, "ItemsPath", eff, ctx, &er);
+    if (!items) {
+        json_decref(eff);
+        goto fail;
+    }
+    if (!json_is_array(items)) {
+        char pre[256];
+        err_set(&er, SL_STATES_RUNTIME, "%s Invalid path '%s': the value is not an array: %s",
+                state_prefix(e, r, pre, sizeof pre),
+                st->items_path.path ? sl_jsonpath_text(st->items_path.path) : "$",
+                sl_json_kind(items));
+        json_decref(items);
+        json_decref(eff);
+        goto fail;
+    }
+    json_t *mc = value_eval(e, r, &st->max_concurrency, r->input, ctx, &er);
+    int64_t maxc = 0;
+    if (mc && !seconds_value(mc, &maxc)) {
+        json_decref(mc);
+        json_decref(items);
+        json_decref(eff);
+        err_set(&er, SL_STATES_RUNTIME,
+                "The MaxConcurrencyPath value must be a non-negative integer");
+        goto fail;
+    }
+    json_decref(mc);
+    json_decref(ctx);
+    r->effective = eff;
+    r->items = items;
+    r->max_concurrency = (size_t)maxc;
+    size_t n = json_array_size(items);
+    if (recording(e))
+        hist(e, r, "MapStateStarted",
+             details1("mapStateStartedEventDetails", json_pack("{s:I}", "length", (json_int_t)n)));
+    r->results = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(r->results, json_null());
+    r->wait = WAIT_CHILDREN;
+    r->phase = RUN_WAITING;
+    r->seq++;
+    e->dirty = true;
+    if (n == 0) {
+        children_complete(s, e, r);
+        return;
+    }
+    map_launch(s, e, r);
+    return;
+fail:
+    json_decref(ctx);
+    state_error(s, e, r, er.error, er.cause);
+}
+
+/* ---- the other states ---- */
+
+static void simple_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
+    const sl_asl_state *st = run_state(r);
+    sfn_err er = {0};
+    json_t *ctx = context_for(e, r, NULL, NULL);
+    json_t *eff = NULL, *out = NULL;
+    switch (st->type) {
+    case SL_ASL_PASS: {
+        eff = apply_path(e, r, &st->input_path, "InputPath", r->input, ctx, &er);
+        if (!eff) break;
+        json_t *res;
+        if (st->result) res = json_incref(st->result);
+        else if (st->parameters) res = apply_payload(e, r, st->parameters, eff, ctx, &er);
+        else res = json_incref(eff);
+        if (!res) break;
+        json_t *placed = apply_result_path(e, r, &st->result_path, r->input, res, &er);
+        json_decref(res);
+        if (!placed) break;
+        out = apply_path(e, r, &st->output_path, "OutputPath", placed, ctx, &er);
+        json_decref(placed);
+        break;
+    }
+    case SL_ASL_CHOICE: {
+        eff = apply_path(e, r, &st->input_path, "InputPath", r->input, ctx, &er);
+        if (!eff) break;
+        const char *name = NULL;
+        char cause[1024];
+        int next = sl_asl_choose(st, eff, ctx, &name, cause, sizeof cause);
+        if (next < 0) {
+            err_set(&er, name ? name : "States.NoChoiceMatched", "%s", cause);
+            break;
+        }
+        out = apply_path(e, r, &st->output_path, "OutputPath", eff, ctx, &er);
+        if (!out) break;
+        json_decref(ctx);
+        json_decref(eff);
+        if (recording(e)) {
+            size_t len;
+            if (too_big(out, &len)) {
+                json_decref(out);
+                state_error(s, e, r, "States.DataLimitExceeded",
+                            "The state output exceeds the maximum number of bytes service limit.");
+                return;
+            }
+            hist(e, r, "ChoiceStateExited",
+                 details1("stateExitedEventDetails", data_details(st->name, "output", out)));
+        }
+        run_transition(s, e, r, next, out);
+        json_decref(out);
+        return;
+    }
+    case SL_ASL_SUCCEED:
+        eff = apply_path(e, r, &st->input_path, "InputPath", r->input, ctx, &er);
+        if (eff) out = apply_path(e, r, &st->output_path, "OutputPath", eff, ctx, &er);
+        break;
+    case SL_ASL_WAIT: {
+        eff = apply_path(e, r, &st->input_path, "InputPath", r->input, ctx, &er);
+        if (!eff) break;
+        int64_t when = 0;
+        if (st->wait_seconds.present) {
+            json_t *v = value_eval(e, r, &st->wait_seconds, eff, ctx, &er);
+            int64_t secs;
+            if (!v) break;
+            if (!seconds_value(v, &secs)) {
+                char pre[256];
+                err_set(&er, SL_STATES_RUNTIME,
+                        "%s The SecondsPath parameter does not reference a valid integer value: %s",
+                        state_prefix(e, r, pre, sizeof pre), sl_json_kind(v));
+                json_decref(v);
+                break;
+            }
+            json_decref(v);
+            when = r->entered_ms + secs * 1000;
+        } else {
+            json_t *v = value_eval(e, r, &st->wait_timestamp, eff, ctx, &er);
+            if (!v) break;
+            long long secs = 0;
+            long nanos = 0;
+            bool ok =
+                json_is_string(v) && sl_asl_timestamp_parse(json_string_value(v), &secs, &nanos);
+            int64_t t = (int64_t)secs * 1000 + nanos / 1000000;
+            if (!ok) {
+                char pre[256];
+                err_set(&er, SL_STATES_RUNTIME,
+                        "%s The TimestampPath parameter does not reference a valid ISO-8601 "
+                        "extended offset date-time format string",
+                        state_prefix(e, r, pre, sizeof pre));
+                json_decref(v);
+                break;
+            }
+            json_decref(v);
+            when = t;
+        }
+        json_decref(ctx);
+        r->effective = eff;
+        r->seq++;
+        r->wait = WAIT_TIMER;
+        r->phase = RUN_WAITING;
+        r->deadline_ms = when;
+        e->dirty = true;
+        if (when <= sl_now_ms()) {
+            sfn_run_ready(e, r); /* due already: resumes in this slice */
+        } else {
+            effect_timer(e, r, MSG_TIMER, when);
+        }
+        return;
+    }
+    case SL_ASL_FAIL: {
+        json_t *ev = value_eval(e, r, &st->error, r->input, ctx, &er);
+        json_t *cv = er.error[0] ? NULL : value_eval(e, r, &st->cause, r->input, ctx, &er);
+        json_decref(ctx);
+        if (er.error[0]) {
+            json_decref(ev);
+            json_decref(cv);
+            run_finish(s, e, r, false, NULL, er.error, er.cause);
+            return;
+        }
+        char *error =
+            ev ? (json_is_string(ev) ? sl_xstrdup(json_string_value(ev)) : json_text(ev)) : NULL;
+        char *cause =
+            cv ? (json_is_string(cv) ? sl_xstrdup(json_string_value(cv)) : json_text(cv)) : NULL;
+        json_decref(ev);
+        json_decref(cv);
+        run_finish(s, e, r, false, NULL, error, cause);
+        free(error);
+        free(cause);
+        return;
+    }
+    default: break;
+    }
+    json_decref(ctx);
+    json_decref(eff);
+    if (!out) {
+        state_error(s, e, r, er.error, er.cause);
+        return;
+    }
+    if (st->type == SL_ASL_SUCCEED) {
+        if (recording(e))
+            hist(e, r, "SucceedStateExited",
+                 details1("stateExitedEventDetails", data_details(st->name, "output", out)));
+        run_finish(s, e, r, true, out, NULL, NULL);
+    } else {
+        state_exit(s, e, r, st->next, out);
+    }
+    json_decref(out);
+}
+
+static void wait_resume(sl_states *s, sfn_exec *e, sfn_run *r) {
+    const sl_asl_state *st = run_state(r);
+    sfn_err er = {0};
+    json_t *eff = json_incref(r->effective);
+    run_clear_children(r);
+    r->wait = WAIT_NONE;
+    json_t *ctx = context_for(e, r, NULL, NULL);
+    json_t *out = apply_path(e, r, &st->output_path, "OutputPath", eff, ctx, &er);
+    json_decref(ctx);
+    json_decref(eff);
+    if (!out) {
+        state_error(s, e, r, er.error, er.cause);
+        return;
+    }
+    state_exit(s, e, r, st->next, out);
+    json_decref(out);
+}
+
+/* Enters (or, after a retry backoff, re-enters) the run's state. */
+static void run_step(sl_states *s, sfn_exec *e, sfn_run *r) {
+    const sl_asl_state *st = run_state(r);
+    if (r->wait == WAIT_TIMER) {
+        wait_resume(s, e, r);
+        return;
+    }
+    if (!r->resumed) {
+        r->entered_ms = sl_now_ms();
+        if (recording(e)) {
+            static const char *const entered[] = {"PassStateEntered",     "TaskStateEntered",
+                                                  "ChoiceStateEntered",   "WaitStateEntered",
+                                                  "SucceedStateEntered",  "FailStateEntered",
+                                                  "ParallelStateEntered", "MapStateEntered"};
+            hist(e, r, entered[st->type],
+                 details1("stateEnteredEventDetails", data_details(st->name, "input", r->input)));
+        }
+        if (e->nevents && e->next_event > SFN_HISTORY_LIMIT) {
+            exec_fail_now(e, EXEC_FAILED, "States.Runtime",
+                          "The execution reached the maximum number of history events (25000).");
+            return;
+        }
+    }
+    r->resumed = false;
+    e->dirty = true;
+    switch (st->type) {
+    case SL_ASL_TASK: task_enter(s, e, r); break;
+    case SL_ASL_PARALLEL:
+    case SL_ASL_MAP: parallel_or_map_enter(s, e, r); break;
+    default: simple_enter(s, e, r); break;
+    }
+}
+
+/* A startExecution.sync child ended. .sync answers DescribeExecution's shape with Input and
+ * Output as JSON text; .sync:2 with them parsed. A child that did not succeed fails the task
+ * with States.TaskFailed and that description as the cause. */
+static void child_done(sl_states *s, sfn_exec *e, sfn_run *r, json_t *d) {
+    if (r->task_kind != TASK_START_EXECUTION_SYNC && r->task_kind != TASK_START_EXECUTION_SYNC2)
+        return;
+    bool text = r->task_kind == TASK_START_EXECUTION_SYNC;
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(d, k, v) {
+        if (text && (!strcmp(k, "Input") || !strcmp(k, "Output"))) {
+            char *t = json_text(v);
+            json_object_set_new(out, k, json_string(t ? t : "null"));
+            free(t);
+        } else {
+            json_object_set(out, k, v);
+        }
+    }
+    json_object_set_new(out, "InputDetails", json_pack("{s:b}", "Included", 1));
+    if (json_object_get(d, "Output"))
+        json_object_set_new(out, "OutputDetails", json_pack("{s:b}", "Included", 1));
+    const char *status = json_string_value(json_object_get(d, "Status"));
+    if (status && !strcmp(status, "SUCCEEDED")) {
+        task_succeeded(s, e, r, out);
+    } else {
+        char *cause = json_text(out);
+        task_failed(s, e, r, "States.TaskFailed", cause, false);
+        free(cause);
+    }
+    json_decref(out);
+}
+
+/* ---- messages ---- */
+
+void sfn_exec_apply(sl_states *s, sfn_exec *e, sfn_msg *m) {
+    if (e->status != EXEC_RUNNING) return;
+    int64_t now = sl_now_ms();
+    if (m->kind == MSG_STOP) {
+        exec_fail_now(e, EXEC_ABORTED, m->error, m->cause);
+        return;
+    }
+    if (m->kind == MSG_EXEC_TIMEOUT) {
+        if (e->timeout_ms && now >= e->timeout_ms)
+            exec_fail_now(e, EXEC_TIMED_OUT, "States.Timeout",
+                          "The execution timed out (TimeoutSeconds of the state machine).");
+        return;
+    }
+    sfn_run *r = run_get(e, m->run);
+    if (!r || r->phase != RUN_WAITING || r->seq != m->seq) return;
+    switch (m->kind) {
+    case MSG_TIMER:
+        if (r->wait == WAIT_TIMER) {
+            sfn_run_ready(e, r);
+        } else if (r->wait == WAIT_RETRY) {
+            r->wait = WAIT_NONE;
+            r->resumed = true;
+            sfn_run_ready(e, r);
+        }
+        break;
+    case MSG_TASK_STARTED:
+        if (r->wait != WAIT_TASK || r->task_started) break;
+        r->task_started = true;
+        e->dirty = true;
+        if (recording(e))
+            hist(e, r, "ActivityStarted",
+                 details1("activityStartedEventDetails",
+                          json_pack("{s:s}", "workerName", m->worker ? m->worker : "")));
+        break;
+    case MSG_HEARTBEAT:
+        if (r->wait != WAIT_TASK || !r->heartbeat_ms) break;
+        r->beat_deadline_ms = now + r->heartbeat_ms;
+        effect_timer(e, r, MSG_TASK_TIMED_OUT, r->beat_deadline_ms);
+        break;
+    case MSG_TASK_TIMED_OUT:
+        if (r->wait != WAIT_TASK) break;
+        if (r->heartbeat_ms && now >= r->beat_deadline_ms && now < r->deadline_ms) {
+            e->dirty = true;
+            task_failed(s, e, r, "States.HeartbeatTimeout", NULL, true);
+        } else if (now >= r->deadline_ms) {
+            e->dirty = true;
+            task_failed(s, e, r, "States.Timeout", NULL, true);
+        }
+        break;
+    case MSG_TASK_SUCCEEDED:
+        if (r->wait != WAIT_TASK) break;
+        e->dirty = true;
+        if (r->task_kind == TASK_ACTIVITY && !r->task_started && recording(e)) {
+            hist(e, r, "ActivityStarted",
+                 details1("activityStartedEventDetails", json_pack("{s:s}", "workerName", "")));
+        }
+        task_succeeded(s, e, r, m->output ? m->output : json_null());
+        break;
+    case MSG_TASK_FAILED:
+        if (r->wait != WAIT_TASK) break;
+        e->dirty = true;
+        task_failed(s, e, r, m->error, m->cause, false);
+        break;
+    case MSG_CHILD_DONE:
+        if (r->wait != WAIT_TASK || !m->output) break;
+        e->dirty = true;
+        child_done(s, e, r, m->output);
+        break;
+    default: break;
+    }
+}
+
+void sfn_exec_advance(sl_states *s, sfn_exec *e) {
+    while (e->ready_head && e->status == EXEC_RUNNING) {
+        sfn_run *r = e->ready_head;
+        e->ready_head = r->next_ready;
+        if (!e->ready_head) e->ready_tail = NULL;
+        r->in_ready = false;
+        r->next_ready = NULL;
+        if (r->phase != RUN_READY) continue;
+        run_step(s, e, r);
+    }
+    if (e->status != EXEC_RUNNING) {
+        e->ready_head = e->ready_tail = NULL;
+        for (int i = 0; i < e->nruns; i++) {
+            run_free(e->runs[i]);
+            e->runs[i] = NULL;
+        }
+    }
+}
+
+/* ---- lifetime ---- */
+
+sfn_exec *sfn_exec_new(sl_states *s, sfn_machine *m, const char *arn, const char *name,
+                       json_t *input, int64_t now_ms) {
+    sfn_exec *e = sl_xcalloc(1, sizeof *e);
+    e->arn = sl_xstrdup(arn);
+    e->name = sl_xstrdup(name);
+    e->machine = m;
+    e->express = strcmp(m->type, "EXPRESS") == 0;
+    e->input = json_incref(input);
+    e->start_ms = now_ms;
+    e->status = EXEC_RUNNING;
+    char when[32];
+    sl_time_iso8601_ms(now_ms, when);
+    e->ctx_execution =
+        json_pack("{s:s, s:O, s:s, s:s, s:s, s:i}", "Id", arn, "Input", input, "Name", name,
+                  "RoleArn", m->role_arn, "StartTime", when, "RedriveCount", 0);
+    e->ctx_machine = json_pack("{s:s, s:s}", "Id", m->arn, "Name", m->name);
+    if (m->asl->timeout_seconds > 0)
+        e->timeout_ms = now_ms + (int64_t)(m->asl->timeout_seconds * 1000.0);
+    return e;
+}
+
+void sfn_exec_begin(sl_states *s, sfn_exec *e) {
+    if (recording(e)) {
+        json_t *d = data_details(NULL, "input", e->input);
+        json_object_set_new(d, "roleArn", json_string(e->machine->role_arn));
+        hist(e, NULL, "ExecutionStarted", details1("executionStartedEventDetails", d));
+    }
+    sfn_run *top = sfn_run_new(e, e->machine->asl, -1, 0, e->input);
+    top->last_event = 0;
+    sfn_run_ready(e, top);
+    if (e->timeout_ms) effect_timer(e, NULL, MSG_EXEC_TIMEOUT, e->timeout_ms);
+    e->dirty = true;
+    e->is_new = true;
+}
+
+void sfn_exec_free(sfn_exec *e) {
+    if (!e) return;
+    for (int i = 0; i < e->nruns; i++) run_free(e->runs[i]);
+    free(e->runs);
+    sfn_exec_event_free_all(e);
+    sfn_exec_effect_free_all(e);
+    for (sfn_msg *m = e->inbox, *nx; m; m = nx) {
+        nx = m->next;
+        sfn_msg_free(m);
+    }
+    json_decref(e->input);
+    free(e->input_text);
+    json_decref(e->output);
+    json_decref(e->ctx_execution);
+    json_decref(e->ctx_machine);
+    free(e->arn);
+    free(e->name);
+    free(e->error);
+    free(e->cause);
+    free(e->parent_token);
+    free(e->trace_header);
+    free(e);
+}
+
+void sfn_exec_rearm(sl_states *s, sfn_exec *e) {
+    (void)s;
+    if (e->timeout_ms) effect_timer(e, NULL, MSG_EXEC_TIMEOUT, e->timeout_ms);
+    for (int i = 0; i < e->nruns; i++) {
+        sfn_run *r = e->runs[i];
+        if (!r || r->phase != RUN_WAITING) continue;
+        if (r->wait == WAIT_TIMER || r->wait == WAIT_RETRY) {
+            effect_timer(e, r, MSG_TIMER, r->deadline_ms);
+        } else if (r->wait == WAIT_TASK) {
+            if (r->deadline_ms) effect_timer(e, r, MSG_TASK_TIMED_OUT, r->deadline_ms);
+            if (r->heartbeat_ms) effect_timer(e, r, MSG_TASK_TIMED_OUT, r->beat_deadline_ms);
+            if (r->task_kind == TASK_ACTIVITY && r->token) {
+                sfn_effect *f = effect(e, EFFECT_ACTIVITY);
+                f->arn = sl_xstrdup(r->resource);
+                f->token = sl_xstrdup(r->token);
+                f->payload = json_incref(r->task_input);
+            } else if (r->child_arn) {
+                /* The child may have ended (or never started) while we were down. */
+                sfn_effect *f = effect(e, EFFECT_START_CHILD);
+                f->arn = sl_xstrdup(r->child_arn);
+                f->run = r->id;
+                f->seq = r->seq;
+                f->token = sl_xstrdup(r->token);
+                f->task_kind = r->task_kind;
+                f->payload = json_incref(r->task_input);
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The ASL conformance suite (tests/states/conformance/*.json) through boto3: every case's
+machine is created with CreateStateMachine, started as execution "exec", its activities are
+worked by scripted workers over GetActivityTask/SendTask*, and the execution's status, output,
+error, cause and history event types are compared with the case's expectations.
+
+SLUICE_TEST_FILTER selects cases by substring. Output: one TAP-like line per case for
+tests/integration/run.
+"""
+import concurrent.futures
+import glob
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+EP = os.environ["AWS_ENDPOINT_URL"]
+FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = os.path.join(HERE, "..", "states", "conformance")
+ROLE = "arn:aws:iam::000000000000:role/conformance"
+CFG = Config(retries={"total_max_attempts": 1}, read_timeout=70, max_pool_connections=64)
+sfn = boto3.client("stepfunctions", endpoint_url=EP, region_name="us-east-1", config=CFG)
+
+
+def load_cases():
+    cases = []
+    for path in sorted(glob.glob(os.path.join(CASES, "*.json"))):
+        with open(path) as f:
+            for c in json.load(f):
+                c["_file"] = os.path.basename(path)
+                cases.append(c)
+    return cases
+
+
+def same(a, b):
+    """JSON equality where 1 == 1.0 but True != 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b if isinstance(a, bool) and isinstance(b, bool) else False
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def worker(activity_arn, script, done):
+    """Answers the activity's tasks in order with the scripted responses."""
+    for step in script:
+        task = {}
+        while not task.get("taskToken"):
+            if done.is_set():
+                return
+            task = sfn.get_activity_task(activityArn=activity_arn, workerName="conformance")
+        token = task["taskToken"]
+        try:
+            if "output" in step:
+                sfn.send_task_success(taskToken=token, output=json.dumps(step["output"]))
+            elif step.get("echo"):
+                sfn.send_task_success(taskToken=token, output=task["input"])
+            elif "error" in step:
+                kw = {"taskToken": token, "error": step["error"]}
+                if "cause" in step:
+                    kw["cause"] = step["cause"]
+                sfn.send_task_failure(**kw)
+            elif "heartbeat_then_ignore" in step:
+                sfn.send_task_heartbeat(taskToken=token)
+        except ClientError:
+            pass  # the task timed out first: what some cases expect
+
+
+def run_case(c):
+    name = c["name"]
+    expect = c["expect"]
+    for child, definition in c.get("machines", {}).items():
+        try:
+            sfn.create_state_machine(name=child, definition=json.dumps(definition), roleArn=ROLE)
+        except ClientError as e:
+            return f"creating machine {child}: {e}"
+    try:
+        arn = sfn.create_state_machine(
+            name=name, definition=json.dumps(c["definition"]), roleArn=ROLE
+        )["stateMachineArn"]
+    except ClientError as e:
+        if expect.get("invalid_definition") and e.response["Error"]["Code"] == "InvalidDefinition":
+            return None
+        return f"CreateStateMachine: {e}"
+    if expect.get("invalid_definition"):
+        return "the definition was accepted; InvalidDefinition expected"
+    done = threading.Event()
+    threads = []
+    for act, script in c.get("activities", {}).items():
+        aarn = sfn.create_activity(name=act)["activityArn"]
+        t = threading.Thread(target=worker, args=(aarn, script, done), daemon=True)
+        t.start()
+        threads.append(t)
+    inp = c.get("input", {})
+    ex = sfn.start_execution(stateMachineArn=arn, name="exec", input=json.dumps(inp))
+    deadline = time.time() + 30
+    while True:
+        d = sfn.describe_execution(executionArn=ex["executionArn"])
+        if d["status"] != "RUNNING":
+            break
+        if time.time() > deadline:
+            done.set()
+            return "still RUNNING after 30 s"
+        time.sleep(0.05)
+    done.set()
+    problems = []
+    if d["status"] != expect["status"]:
+        problems.append(
+            f"status {d['status']} (error {d.get('error')!r}, cause {d.get('cause')!r}), "
+            f"expected {expect['status']}"
+        )
+    if "output" in expect and d["status"] == "SUCCEEDED":
+        got = json.loads(d.get("output", "null"))
+        if not same(got, expect["output"]):
+            problems.append(f"output {json.dumps(got)}, expected {json.dumps(expect['output'])}")
+    if "error" in expect and d.get("error") != expect["error"]:
+        problems.append(f"error {d.get('error')!r}, expected {expect['error']!r}")
+    if "cause" in expect and d.get("cause") != expect["cause"]:
+        problems.append(f"cause {d.get('cause')!r}, expected {expect['cause']!r}")
+    if "cause_contains" in expect and expect["cause_contains"] not in (d.get("cause") or ""):
+        problems.append(f"cause {d.get('cause')!r} lacks {expect['cause_contains']!r}")
+    if "history" in expect:
+        events = sfn.get_execution_history(executionArn=ex["executionArn"], maxResults=1000)
+        types = [e["type"] for e in events["events"]]
+        if types != expect["history"]:
+            problems.append(f"history {types}, expected {expect['history']}")
+    return "; ".join(problems) or None
+
+
+def main():
+    cases = [c for c in load_cases() if FILTER in c["name"]]
+    failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=24) as pool:
+        futures = {pool.submit(run_case, c): c for c in cases}
+        results = {}
+        for f in concurrent.futures.as_completed(futures):
+            c = futures[f]
+            try:
+                results[c["name"]] = f.result()
+            except Exception:
+                results[c["name"]] = traceback.format_exc().replace("\n", " | ")
+    for c in cases:
+        problem = results[c["name"]]
+        label = f"conformance {c['_file'][:-5]}: {c['name']}"
+        if problem:
+            failed += 1
+            print(f"not ok - {label}: {problem}")
+        else:
+            print(f"ok - {label}")
+    sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
