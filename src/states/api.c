@@ -639,6 +639,9 @@ typedef struct {
     int64_t started, stopped;
     bool has_stop;
     int redrive_count;
+    char *redrive; /* {"state","input"} when redrivable */
+    char *trace;
+    char *parent;
 } exec_row;
 
 static void exec_row_free(exec_row *r) {
@@ -651,13 +654,17 @@ static void exec_row_free(exec_row *r) {
     free(r->output);
     free(r->error);
     free(r->cause);
+    free(r->redrive);
+    free(r->trace);
+    free(r->parent);
 }
 
 static bool exec_read(sl_states *s, const char *arn, exec_row *r) {
     sqlite3 *db = sl_store_reader(s->store);
     sqlite3_stmt *st = sl_store_cached(
         db, "SELECT arn, machine_arn, name, def_hash, status, input, output, error, cause, "
-            "started_ms, stopped_ms, redrive_count FROM sfn_executions WHERE arn = ?1");
+            "started_ms, stopped_ms, redrive_count, redrive, trace_header, parent "
+            "FROM sfn_executions WHERE arn = ?1");
     if (!st) return false;
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
     bool ok = sqlite3_step(st) == SQLITE_ROW;
@@ -675,6 +682,9 @@ static bool exec_read(sl_states *s, const char *arn, exec_row *r) {
         r->has_stop = sqlite3_column_type(st, 10) != SQLITE_NULL;
         r->stopped = sqlite3_column_int64(st, 10);
         r->redrive_count = sqlite3_column_int(st, 11);
+        r->redrive = col(st, 12);
+        r->trace = col(st, 13);
+        r->parent = col(st, 14);
     }
     sqlite3_reset(st);
     return ok;
@@ -704,8 +714,16 @@ static void op_describe_execution(void *svc, sl_json_call *call, json_t *in) {
     put_data(out, "output", r.output, true);
     if (r.error) json_object_set_new(out, "error", json_string(r.error));
     if (r.cause) json_object_set_new(out, "cause", json_string(r.cause));
-    if (strcmp(r.status, "RUNNING") && strcmp(r.status, "SUCCEEDED"))
+    if (!strcmp(r.status, "RUNNING") || !strcmp(r.status, "SUCCEEDED")) {
         json_object_set_new(out, "redriveStatus", json_string("NOT_REDRIVABLE"));
+        json_object_set_new(out, "redriveStatusReason",
+                            json_string(!strcmp(r.status, "RUNNING")
+                                            ? "Execution is RUNNING and cannot be redriven"
+                                            : "Execution is SUCCEEDED and cannot be redriven"));
+    } else {
+        json_object_set_new(out, "redriveStatus",
+                            json_string(r.redrive ? "REDRIVABLE" : "NOT_REDRIVABLE"));
+    }
     exec_row_free(&r);
     sl_json_reply(call, out);
 }
@@ -880,6 +898,110 @@ static void op_get_execution_history(void *svc, sl_json_call *call, json_t *in) 
     exec_row_free(&r);
     json_t *out = json_pack("{s:o}", "events", events);
     next_token(out, offset, limit, n, more);
+    sl_json_reply(call, out);
+}
+
+typedef struct {
+    const char *arn;
+    const char *snapshot;
+    int64_t now;
+} redrive_job;
+
+static int redrive_write(sqlite3 *db, void *arg) {
+    redrive_job *j = arg;
+    sqlite3_stmt *st = sl_store_cached(
+        db, "UPDATE sfn_executions SET status = 'RUNNING', redrive_count = redrive_count + 1, "
+            "redrive_ms = ?2, stopped_ms = NULL, error = NULL, cause = NULL, output = NULL, "
+            "redrive = NULL, snapshot = ?3 WHERE arn = ?1 AND redrive IS NOT NULL");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, j->arn, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, j->now);
+    sqlite3_bind_text(st, 3, j->snapshot, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int changed = sqlite3_changes(db);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return -1;
+    return changed == 1 ? 0 : 1;
+}
+
+static int max_event_id(sl_states *s, const char *arn) {
+    sqlite3 *db = sl_store_reader(s->store);
+    sqlite3_stmt *st =
+        sl_store_cached(db, "SELECT MAX(id) FROM sfn_history WHERE execution_arn = ?1");
+    if (!st) return 0;
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_reset(st);
+    return n;
+}
+
+static void op_redrive_execution(void *svc, sl_json_call *call, json_t *in) {
+    sl_states *s = svc;
+    exec_row r = {0};
+    if (!exec_for_call(s, call, in, &r)) return;
+    if (!r.redrive) {
+        FAIL(call, "ExecutionNotRedrivable", "Execution is %s and cannot be redriven", r.status);
+        exec_row_free(&r);
+        return;
+    }
+    sfn_machine *m = sfn_machine_for_hash(s, r.machine_arn, r.hash);
+    json_t *point = json_loads(r.redrive, 0, NULL);
+    json_t *input = json_loads(r.input, JSON_DECODE_ANY, NULL);
+    if (!m || !point || !input) {
+        json_decref(point);
+        json_decref(input);
+        exec_row_free(&r);
+        return internal(call);
+    }
+    int64_t now = sl_now_ms();
+    sfn_exec *e = sfn_exec_new(s, m, r.arn, r.name, input, r.started);
+    e->input_text = sl_xstrdup(r.input);
+    e->timeout_ms =
+        m->asl->timeout_seconds > 0 ? now + (int64_t)(m->asl->timeout_seconds * 1000.0) : 0;
+    e->next_event = max_event_id(s, r.arn);
+    e->redrive_count = r.redrive_count + 1;
+    json_object_set_new(e->ctx_execution, "RedriveCount", json_integer(e->redrive_count));
+    if (r.parent) e->parent_token = sl_xstrdup(r.parent);
+    if (r.trace) e->trace_header = sl_xstrdup(r.trace);
+    sfn_exec_redrive(s, e, json_string_value(json_object_get(point, "state")),
+                     json_object_get(point, "input"));
+    /* the resumed run state is stored with the status, so a crash before the first step
+     * still finds the execution RUNNING and able to go on */
+    char *snapshot = sfn_snapshot_dump(e);
+    redrive_job j = {.arn = r.arn, .snapshot = snapshot, .now = now};
+    int rc = sl_store_write(s->store, redrive_write, &j);
+    free(snapshot);
+    if (rc != 0) {
+        sfn_exec_free(e);
+        json_decref(point);
+        json_decref(input);
+        if (rc == 1) FAIL(call, "ExecutionNotRedrivable", "Execution cannot be redriven");
+        else internal(call);
+        exec_row_free(&r);
+        return;
+    }
+    sfn_runtime_submit(s, e);
+    json_decref(point);
+    json_decref(input);
+    exec_row_free(&r);
+    sl_json_reply(call, json_pack("{s:f}", "redriveDate", epoch(j.now)));
+}
+
+static void op_test_state(void *svc, sl_json_call *call, json_t *in) {
+    sl_states *s = svc;
+    if (!sl_json_str_req(call, in, "definition")) return;
+    const char *role = sl_json_str(in, "roleArn");
+    if (role && !role_valid(role)) {
+        FAIL(call, "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: %s'",
+             role);
+        return;
+    }
+    char code[64], msg[2048];
+    json_t *out = sfn_test_state(s, in, code, sizeof code, msg, sizeof msg);
+    if (!out) {
+        FAIL(call, code, "%s", msg);
+        return;
+    }
     sl_json_reply(call, out);
 }
 
@@ -1093,6 +1215,8 @@ static const sl_json_op ops[] = {
     {"DescribeStateMachineForExecution", op_describe_machine_for_execution},
     {"ListExecutions", op_list_executions},
     {"StopExecution", op_stop_execution},
+    {"RedriveExecution", op_redrive_execution},
+    {"TestState", op_test_state},
     {"GetExecutionHistory", op_get_execution_history},
     {"SendTaskSuccess", op_send_task_success},
     {"SendTaskFailure", op_send_task_failure},

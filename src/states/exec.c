@@ -301,8 +301,24 @@ static const char *state_prefix(sfn_exec *e, sfn_run *r, char *buf, size_t n) {
     return buf;
 }
 
+static json_t *apply_path_raw(sfn_exec *e, sfn_run *r, const sl_asl_path *p, json_t *value,
+                              json_t *ctx, sfn_err *er);
+
+/* TestState's inspection data: what each processing step made of the tested state's data. */
+static void inspect(sfn_exec *e, const sfn_run *r, const char *key, json_t *v) {
+    if (e->inspect && r->parent < 0 && v) json_object_set(e->inspect, key, v);
+}
+
 static json_t *apply_path(sfn_exec *e, sfn_run *r, const sl_asl_path *p, const char *field,
                           json_t *value, json_t *ctx, sfn_err *er) {
+    json_t *out = apply_path_raw(e, r, p, value, ctx, er);
+    if (!strcmp(field, "InputPath")) inspect(e, r, "afterInputPath", out);
+    else if (!strcmp(field, "ItemsPath")) inspect(e, r, "afterItemsPath", out);
+    return out;
+}
+
+static json_t *apply_path_raw(sfn_exec *e, sfn_run *r, const sl_asl_path *p, json_t *value,
+                              json_t *ctx, sfn_err *er) {
     if (p->is_null) return json_object();
     if (!p->path) return json_incref(value);
     char msg[512];
@@ -311,17 +327,20 @@ static json_t *apply_path(sfn_exec *e, sfn_run *r, const sl_asl_path *p, const c
         char pre[256];
         err_set(er, SL_STATES_RUNTIME, "%s Invalid path '%s' : %s",
                 state_prefix(e, r, pre, sizeof pre), sl_jsonpath_text(p->path), msg);
-        (void)field;
     }
     return out;
 }
 
 static json_t *apply_result_path(sfn_exec *e, sfn_run *r, const sl_asl_path *p, json_t *input,
                                  json_t *result, sfn_err *er) {
-    if (p->is_null) return json_incref(input);
-    if (!p->path) return json_incref(result);
+    if (p->is_null || !p->path) {
+        json_t *out = json_incref(p->is_null ? input : result);
+        inspect(e, r, "afterResultPath", out);
+        return out;
+    }
     char msg[512];
     json_t *out = sl_jsonpath_put(p->path, input, result, msg, sizeof msg);
+    inspect(e, r, "afterResultPath", out);
     if (!out) {
         char pre[256];
         err_set(er, SL_STATES_RESULT_PATH_MATCH_FAILURE, "%s Unable to apply ResultPath '%s': %s",
@@ -335,6 +354,8 @@ static json_t *apply_payload(sfn_exec *e, sfn_run *r, const sl_payload *t, json_
     const char *name = NULL;
     char cause[1024];
     json_t *out = sl_payload_eval(t, input, ctx, &name, cause, sizeof cause);
+    if (t == run_state(r)->parameters) inspect(e, r, "afterParameters", out);
+    else if (t == run_state(r)->result_selector) inspect(e, r, "afterResultSelector", out);
     if (!out) {
         char pre[256];
         err_set(er, name ? name : SL_STATES_RUNTIME, "%s %s", state_prefix(e, r, pre, sizeof pre),
@@ -396,9 +417,16 @@ static void exec_end(sfn_exec *e, sfn_exec_status st, json_t *output, const char
     }
 }
 
+static void remember_redrive_point(sfn_exec *e, const sfn_run *top) {
+    if (!top || e->redrive_point) return;
+    e->redrive_point =
+        json_pack("{s:s, s:O}", "state", top->m->states[top->state].name, "input", top->input);
+}
+
 static void exec_fail_now(sfn_exec *e, sfn_exec_status st, const char *error, const char *cause) {
     if (e->status != EXEC_RUNNING) return;
     sfn_run *top = run_get(e, 0);
+    remember_redrive_point(e, top);
     const char *type = st == EXEC_TIMED_OUT ? "ExecutionTimedOut"
                        : st == EXEC_ABORTED ? "ExecutionAborted"
                                             : "ExecutionFailed";
@@ -419,6 +447,17 @@ static void exec_fail_now(sfn_exec *e, sfn_exec_status st, const char *error, co
 static void run_transition(sl_states *s, sfn_exec *e, sfn_run *r, int next, json_t *output) {
     if (next < 0) {
         run_finish(s, e, r, true, output, NULL, NULL);
+        return;
+    }
+    if (e->test_mode && r->parent < 0) {
+        /* TestState runs one state: the transition is its answer */
+        free(e->test_next);
+        e->test_next = sl_xstrdup(r->m->states[next].name);
+        char *error = e->error, *cause = e->cause;
+        e->error = e->cause = NULL;
+        exec_end(e, EXEC_SUCCEEDED, output, NULL, NULL);
+        e->error = error;
+        e->cause = cause;
         return;
     }
     json_decref(r->input);
@@ -488,6 +527,7 @@ static void run_finish(sl_states *s, sfn_exec *e, sfn_run *r, bool ok, json_t *o
         }
         exec_end(e, EXEC_SUCCEEDED, output, NULL, NULL);
     } else {
+        remember_redrive_point(e, r);
         if (recording(e)) {
             json_t *d = json_object();
             if (error) json_object_set_new(d, "error", json_string(error));
@@ -519,6 +559,11 @@ static void state_error(sl_states *s, sfn_exec *e, sfn_run *r, const char *error
             const sl_asl_retrier *rt = &st->retriers[i];
             if (!sl_asl_error_matches(rt->errors, rt->nerrors, error)) continue;
             if (r->retries[i] >= rt->max_attempts) break;
+            if (e->test_mode && r->parent < 0) {
+                e->test_retriable = true;
+                exec_end(e, EXEC_FAILED, NULL, error, cause);
+                return;
+            }
             double delay = retry_delay(rt, r->retries[i]);
             r->retries[i]++;
             r->retry_total++;
@@ -536,6 +581,13 @@ static void state_error(sl_states *s, sfn_exec *e, sfn_run *r, const char *error
     for (size_t i = 0; i < st->ncatchers; i++) {
         const sl_asl_catcher *c = &st->catchers[i];
         if (!sl_asl_error_matches(c->errors, c->nerrors, error)) continue;
+        if (e->test_mode && r->parent < 0) {
+            free(e->error);
+            free(e->cause);
+            e->error = error ? sl_xstrdup(error) : NULL;
+            e->cause = cause ? sl_xstrdup(cause) : NULL;
+            e->test_caught = true;
+        }
         json_t *eo = json_object();
         json_object_set_new(eo, "Error", json_string(error));
         json_object_set_new(eo, "Cause", json_string(cause ? cause : ""));
@@ -601,6 +653,8 @@ static json_t *task_details(sfn_run *r, const char *data_field, const json_t *da
 }
 
 static void task_succeeded(sl_states *s, sfn_exec *e, sfn_run *r, json_t *result);
+static void task_failed(sl_states *s, sfn_exec *e, sfn_run *r, const char *error, const char *cause,
+                        bool timed_out);
 
 static bool seconds_value(json_t *v, int64_t *out) {
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
@@ -662,6 +716,21 @@ static void task_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
     r->task_kind = (int)kind;
     r->task_input = params;
     int64_t now = sl_now_ms();
+
+    if (e->mock) {
+        /* TestState with a mocked result or error: the integration is not called */
+        json_t *res = json_object_get(e->mock, "result");
+        json_t *eo = json_object_get(e->mock, "errorOutput");
+        if (json_is_string(res)) {
+            json_t *v = json_loads(json_string_value(res), JSON_DECODE_ANY, NULL);
+            task_succeeded(s, e, r, v ? v : json_null());
+            json_decref(v);
+        } else {
+            task_failed(s, e, r, json_string_value(json_object_get(eo, "error")),
+                        json_string_value(json_object_get(eo, "cause")), false);
+        }
+        return;
+    }
 
     if (kind == TASK_ACTIVITY) {
         if (recording(e)) {
@@ -795,6 +864,7 @@ static void task_succeeded(sl_states *s, sfn_exec *e, sfn_run *r, json_t *result
     }
     run_clear_wait(r);
     r->phase = RUN_WAITING;
+    inspect(e, r, "result", result);
     sfn_err er = {0};
     json_t *ctx = NULL;
     json_t *sel = NULL;
@@ -861,6 +931,7 @@ static void children_complete(sl_states *s, sfn_exec *e, sfn_run *p) {
     if (recording(e)) hist(e, p, is_map ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL);
     json_t *results = json_incref(p->results);
     run_clear_children(p);
+    inspect(e, p, "result", results);
     sfn_err er = {0};
     json_t *ctx = context_for(e, p, NULL, NULL);
     json_t *sel = st->result_selector ? apply_payload(e, p, st->result_selector, results, ctx, &er)
@@ -1060,6 +1131,7 @@ static void simple_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
         else if (st->parameters) res = apply_payload(e, r, st->parameters, eff, ctx, &er);
         else res = json_incref(eff);
         if (!res) break;
+        inspect(e, r, "result", res);
         json_t *placed = apply_result_path(e, r, &st->result_path, r->input, res, &er);
         json_decref(res);
         if (!placed) break;
@@ -1145,6 +1217,7 @@ static void simple_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
         r->phase = RUN_WAITING;
         r->deadline_ms = when;
         e->dirty = true;
+        if (e->test_mode) when = 0; /* TestState does not wait */
         if (when <= sl_now_ms()) {
             sfn_run_ready(e, r); /* due already: resumes in this slice */
         } else {
@@ -1406,8 +1479,26 @@ void sfn_exec_begin(sl_states *s, sfn_exec *e) {
     e->is_new = true;
 }
 
+void sfn_exec_redrive(sl_states *s, sfn_exec *e, const char *state, json_t *input) {
+    (void)s;
+    hist(e, NULL, "ExecutionRedriven",
+         details1("executionRedrivenEventDetails",
+                  json_pack("{s:i}", "redriveCount", e->redrive_count)));
+    sfn_run *top = sfn_run_new(e, e->machine->asl, -1, 0, input);
+    int idx = sl_asl_find(e->machine->asl, state);
+    top->state = idx >= 0 ? idx : e->machine->asl->start;
+    top->last_event = e->next_event;
+    sfn_run_ready(e, top);
+    if (e->timeout_ms) effect_timer(e, NULL, MSG_EXEC_TIMEOUT, e->timeout_ms);
+    e->dirty = true;
+}
+
 void sfn_exec_free(sfn_exec *e) {
     if (!e) return;
+    json_decref(e->redrive_point);
+    json_decref(e->inspect);
+    json_decref(e->mock);
+    free(e->test_next);
     for (int i = 0; i < e->nruns; i++) run_free(e->runs[i]);
     free(e->runs);
     sfn_exec_event_free_all(e);

@@ -283,6 +283,7 @@ typedef struct {
     bool is_new, finished;
     char *snapshot;
     char *output, *error, *cause;
+    char *redrive;      /* where a failed execution would resume */
     char *status_event; /* the EventBridge "Step Functions Execution Status Change", or NULL */
     sfn_event *events;
     sfn_effect *effects;
@@ -292,11 +293,11 @@ typedef struct {
 
 static const char *SQL_INSERT_EXEC =
     "INSERT INTO sfn_executions (arn, machine_arn, name, def_hash, status, input, started_ms, "
-    "parent, trace_header, snapshot, output, error, cause, stopped_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    "parent, trace_header, snapshot, output, error, cause, stopped_ms, redrive) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 static const char *SQL_UPDATE_EXEC =
     "UPDATE sfn_executions SET status = ?2, snapshot = ?3, output = ?4, error = ?5, cause = ?6, "
-    "stopped_ms = ?7 WHERE arn = ?1";
+    "stopped_ms = ?7, redrive = ?8 WHERE arn = ?1";
 static const char *SQL_INSERT_EVENT =
     "INSERT INTO sfn_history (execution_arn, id, previous_id, type, ts_ms, details) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -327,6 +328,7 @@ static int commit_write(sqlite3 *db, void *arg) {
         bind_text(st, 12, j->error);
         bind_text(st, 13, j->cause);
         if (j->finished) sqlite3_bind_int64(st, 14, j->stop_ms);
+        bind_text(st, 15, j->redrive);
     } else {
         st = sl_store_cached(db, SQL_UPDATE_EXEC);
         if (!st) return -1;
@@ -337,6 +339,7 @@ static int commit_write(sqlite3 *db, void *arg) {
         bind_text(st, 5, j->error);
         bind_text(st, 6, j->cause);
         if (j->finished) sqlite3_bind_int64(st, 7, j->stop_ms);
+        bind_text(st, 8, j->redrive);
     }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -372,6 +375,7 @@ static void commit_job_free(commit_job *j) {
     free(j->output);
     free(j->error);
     free(j->cause);
+    free(j->redrive);
     free(j->status_event);
     for (sfn_event *ev = j->events, *nx; ev; ev = nx) {
         nx = ev->next;
@@ -430,6 +434,8 @@ static void commit_start(sl_states *s, sfn_exec *e) {
     if (e->output) j->output = json_dumps(e->output, JSON_COMPACT | JSON_ENCODE_ANY);
     if (e->error) j->error = sl_xstrdup(e->error);
     if (e->cause) j->cause = sl_xstrdup(e->cause);
+    if (e->finished && e->redrive_point && !e->express)
+        j->redrive = json_dumps(e->redrive_point, JSON_COMPACT);
     if (e->is_new || e->finished) j->status_event = status_change_event(s, e, j->status);
     j->events = e->events;
     j->effects = e->effects;

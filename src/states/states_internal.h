@@ -195,6 +195,14 @@ struct sfn_exec {
     char *error, *cause;
     char *parent_token; /* started by another execution's startExecution task */
     char *trace_header;
+    json_t *inspect; /* TestState: inspection data of the tested state, or NULL */
+    json_t *mock;    /* TestState: {"result": text} or {"errorOutput": {...}}, or NULL */
+    bool test_mode;  /* TestState: Waits do not wait; a retry ends the test */
+    bool test_retriable;
+    bool test_caught;
+    char *test_next;       /* TestState: the state the tested one moves to */
+    json_t *redrive_point; /* failed: {"state": top-level state, "input": its input} */
+    int redrive_count;
     json_t *ctx_execution; /* $$.Execution, shared */
     json_t *ctx_machine;   /* $$.StateMachine, shared */
 
@@ -229,6 +237,9 @@ sfn_exec *sfn_exec_new(sl_states *s, sfn_machine *m, const char *arn, const char
 void sfn_exec_free(sfn_exec *e);
 /* The first step of a new execution: ExecutionStarted, the top run ready, the timeout armed. */
 void sfn_exec_begin(sl_states *s, sfn_exec *e);
+/* RedriveExecution: e (built with sfn_exec_new, next_event set) resumes at the top-level
+ * state `state` with input, after an ExecutionRedriven event. */
+void sfn_exec_redrive(sl_states *s, sfn_exec *e, const char *state, json_t *input);
 /* After a restart: the effects that re-arm every wait of the loaded runs (timers, activity
  * tasks, child executions to look at). */
 void sfn_exec_rearm(sl_states *s, sfn_exec *e);
@@ -265,6 +276,11 @@ int sfn_start(sl_states *s, sfn_machine *m, const sfn_start_args *a, char *arn_o
               int64_t *start_ms, char *code, size_t codelen, char *msg, size_t msglen);
 void sfn_child_start(sl_states *s, const char *parent_arn, sfn_effect *f);
 void sfn_child_notify(sl_states *s, const char *parent_token, json_t *description);
+
+/* ---- test_state.c ---- */
+/* TestState: the answer object, or NULL with the AWS error code and message. */
+json_t *sfn_test_state(sl_states *s, json_t *in, char *code, size_t codelen, char *msg,
+                       size_t msglen);
 
 /* ---- snapshot.c ---- */
 char *sfn_snapshot_dump(const sfn_exec *e);

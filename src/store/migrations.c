@@ -186,6 +186,8 @@ static const char *const migrations[] = {
     "  value TEXT NOT NULL,"
     "  PRIMARY KEY (arn, key)"
     ") WITHOUT ROWID;",
+    /* 5: where a failed execution would resume (RedriveExecution): {"state", "input"}. */
+    "ALTER TABLE sfn_executions ADD COLUMN redrive TEXT;",
 };
 
 int sl_migrations_apply(sqlite3 *db, char *err, size_t errlen) {
