@@ -196,11 +196,41 @@ static bool machine_read(sl_states *s, const char *arn, machine_row *r) {
     return ok;
 }
 
-static bool definition_ok(sl_states *s, sl_json_call *call, const char *definition) {
+typedef struct {
+    const char *bad;
+    const char *what;
+    char state[128];
+} express_check;
+
+/* Express workflows run request-response integrations only: no activities, no .sync, no
+ * .waitForTaskToken (AWS refuses them when the machine is created). */
+static int express_refuses(const sl_asl_state *st, void *ctx) {
+    express_check *x = ctx;
+    const char *r = st->resource;
+    if (strstr(r, ":activity:")) x->what = "Activity ARN";
+    else if (strstr(r, ".sync")) x->what = "'.sync' service integration";
+    else if (strstr(r, ".waitForTaskToken")) x->what = "'.waitForTaskToken' service integration";
+    else return 0;
+    x->bad = r;
+    snprintf(x->state, sizeof x->state, "%s", st->name);
+    return 1;
+}
+
+static bool definition_ok(sl_states *s, sl_json_call *call, const char *definition,
+                          const char *type) {
     char err[2048];
     sl_asl_machine *m = sfn_compile(s, definition, err, sizeof err);
     if (!m) {
         FAIL(call, "InvalidDefinition", "%s", err);
+        return false;
+    }
+    express_check x = {0};
+    if (type && !strcmp(type, "EXPRESS") && sl_asl_each_task(m, express_refuses, &x)) {
+        FAIL(call, "InvalidDefinition",
+             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state "
+             "machine does not support %s at /States/%s/Resource'",
+             x.what, x.state);
+        sl_asl_free(m);
         return false;
     }
     sl_asl_free(m);
@@ -235,7 +265,7 @@ static void op_create_state_machine(void *svc, sl_json_call *call, json_t *in) {
     }
     json_t *tags = json_object_get(in, "tags");
     if (!tags_valid(call, tags)) return;
-    if (!definition_ok(s, call, definition)) return;
+    if (!definition_ok(s, call, definition, type)) return;
     char arn[256], hash[65], rev[37];
     sfn_arn(s, "stateMachine", name, arn, sizeof arn);
     sfn_definition_hash(definition, hash);
@@ -265,8 +295,9 @@ static void op_create_state_machine(void *svc, sl_json_call *call, json_t *in) {
     if (rc == 1) {
         /* AWS: the same definition, role and type again is not an error */
         machine_row r = {0};
-        bool same = machine_read(s, arn, &r) && !strcmp(r.definition, definition) &&
-                    !strcmp(r.role, role) && !strcmp(r.type, type);
+        /* AWS: a different roleArn or tags are ignored (and not applied) */
+        bool same =
+            machine_read(s, arn, &r) && !strcmp(r.definition, definition) && !strcmp(r.type, type);
         int64_t created = r.created;
         machine_row_free(&r);
         if (same) {
@@ -339,7 +370,7 @@ static void op_update_state_machine(void *svc, sl_json_call *call, json_t *in) {
         FAIL(call, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
         return;
     }
-    if (definition && !definition_ok(s, call, definition)) {
+    if (definition && !definition_ok(s, call, definition, r.type)) {
         machine_row_free(&r);
         return;
     }
@@ -640,6 +671,8 @@ typedef struct {
     bool has_stop;
     int redrive_count;
     char *redrive; /* {"state","input"} when redrivable */
+    char *revision;
+    int64_t revision_ms;
     char *trace;
     char *parent;
 } exec_row;
@@ -655,6 +688,7 @@ static void exec_row_free(exec_row *r) {
     free(r->error);
     free(r->cause);
     free(r->redrive);
+    free(r->revision);
     free(r->trace);
     free(r->parent);
 }
@@ -663,8 +697,8 @@ static bool exec_read(sl_states *s, const char *arn, exec_row *r) {
     sqlite3 *db = sl_store_reader(s->store);
     sqlite3_stmt *st = sl_store_cached(
         db, "SELECT arn, machine_arn, name, def_hash, status, input, output, error, cause, "
-            "started_ms, stopped_ms, redrive_count, redrive, trace_header, parent "
-            "FROM sfn_executions WHERE arn = ?1");
+            "started_ms, stopped_ms, redrive_count, redrive, trace_header, parent, revision, "
+            "revision_ms FROM sfn_executions WHERE arn = ?1");
     if (!st) return false;
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
     bool ok = sqlite3_step(st) == SQLITE_ROW;
@@ -685,6 +719,8 @@ static bool exec_read(sl_states *s, const char *arn, exec_row *r) {
         r->redrive = col(st, 12);
         r->trace = col(st, 13);
         r->parent = col(st, 14);
+        r->revision = col(st, 15);
+        r->revision_ms = sqlite3_column_int64(st, 16);
     }
     sqlite3_reset(st);
     return ok;
@@ -739,7 +775,8 @@ static void op_describe_machine_for_execution(void *svc, sl_json_call *call, jso
     }
     json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:f}", "stateMachineArn", m->arn, "name", m->name,
                             "definition", m->definition, "roleArn", m->role_arn, "updateDate",
-                            epoch(r.started));
+                            epoch(r.revision_ms ? r.revision_ms : r.started));
+    if (r.revision) json_object_set_new(out, "revisionId", json_string(r.revision));
     exec_row_free(&r);
     sl_json_reply(call, out);
 }
@@ -818,6 +855,12 @@ static void op_list_executions(void *svc, sl_json_call *call, json_t *in) {
     sl_json_reply(call, out);
 }
 
+static void stop_ended(void *ctx) { sl_json_wake(ctx); }
+
+static void stop_then(sl_json_call *call) {
+    sl_json_reply(call, json_pack("{s:f}", "stopDate", epoch(sl_now_ms())));
+}
+
 static void op_stop_execution(void *svc, sl_json_call *call, json_t *in) {
     sl_states *s = svc;
     exec_row r = {0};
@@ -828,10 +871,13 @@ static void op_stop_execution(void *svc, sl_json_call *call, json_t *in) {
     m->kind = MSG_STOP;
     m->error = error ? sl_xstrdup(error) : NULL;
     m->cause = cause ? sl_xstrdup(cause) : NULL;
-    bool posted = sfn_runtime_post(s, r.arn, m);
-    int64_t when = posted ? sl_now_ms() : (r.has_stop ? r.stopped : sl_now_ms());
+    /* answered once the abort is durable: DescribeExecution right after says ABORTED */
+    sl_json_wait(call, stop_then);
+    bool waiting = sfn_runtime_when_ended(s, r.arn, stop_ended, call);
+    if (waiting) sfn_runtime_post(s, r.arn, m); /* frees m when it has just ended */
+    else sfn_msg_free(m);
     exec_row_free(&r);
-    sl_json_reply(call, json_pack("{s:f}", "stopDate", epoch(when)));
+    if (!waiting) sl_json_wake(call); /* not running: answer with now */
 }
 
 static void strip_data(json_t *details) {

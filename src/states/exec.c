@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "states/intrinsics.h"
+#include "states/s3_tasks.h"
 #include "states/states_internal.h"
 
 typedef struct {
@@ -96,7 +97,7 @@ static void exec_fail_now(sfn_exec *e, sfn_exec_status st, const char *error, co
 /* Appends a history event for run r (NULL: execution level). details: {"xEventDetails": {...}}
  * (stolen, may be NULL). */
 static int hist(sfn_exec *e, sfn_run *r, const char *type, json_t *details) {
-    if (!recording(e)) {
+    if (!recording(e) || (r && r->silent)) {
         json_decref(details);
         return 0;
     }
@@ -219,7 +220,11 @@ static void run_clear_children(sfn_run *r) {
     json_decref(r->effective);
     json_decref(r->items);
     json_decref(r->results);
-    r->effective = r->items = r->results = NULL;
+    json_decref(r->failures);
+    free(r->map_run_arn);
+    r->map_run_arn = NULL;
+    r->items_prepared = false;
+    r->effective = r->items = r->results = r->failures = NULL;
     r->next_item = r->active = r->done = 0;
     r->children_failed = false;
 }
@@ -252,6 +257,20 @@ static sfn_run *run_get(sfn_exec *e, int id) {
 
 static const sl_asl_state *run_state(const sfn_run *r) { return &r->m->states[r->state]; }
 
+static void ready_remove(sfn_exec *e, sfn_run *r) {
+    if (!r->in_ready) return;
+    sfn_run *prev = NULL;
+    for (sfn_run *x = e->ready_head; x; prev = x, x = x->next_ready) {
+        if (x != r) continue;
+        if (prev) prev->next_ready = x->next_ready;
+        else e->ready_head = x->next_ready;
+        if (e->ready_tail == x) e->ready_tail = prev;
+        break;
+    }
+    r->in_ready = false;
+    r->next_ready = NULL;
+}
+
 /* Ends the waits of r and of every run below it (the execution stopped, or a sibling branch
  * failed), freeing the descendants. */
 static void run_abort_tree(sfn_exec *e, sfn_run *r) {
@@ -259,6 +278,7 @@ static void run_abort_tree(sfn_exec *e, sfn_run *r) {
         sfn_run *c = e->runs[i];
         if (c && c->parent == r->id) {
             run_abort_tree(e, c);
+            ready_remove(e, c);
             e->runs[i] = NULL;
             run_free(c);
         }
@@ -925,11 +945,189 @@ static void task_failed(sl_states *s, sfn_exec *e, sfn_run *r, const char *error
 
 static void map_launch(sl_states *s, sfn_exec *e, sfn_run *p);
 
+/* ---- distributed Map: reader, batcher, tolerated failures, result writer ---- */
+
+static json_t *map_read_items(sl_states *s, sfn_exec *e, sfn_run *r, json_t *eff, json_t *ctx,
+                              sfn_err *er) {
+    const sl_asl_state *st = run_state(r);
+    json_t *params = st->item_reader_parameters
+                         ? apply_payload(e, r, st->item_reader_parameters, eff, ctx, er)
+                         : json_object();
+    if (!params) return NULL;
+    char *error = NULL, *cause = NULL;
+    json_t *items = sfn_s3_read_items(s, st->item_reader, params, &error, &cause);
+    json_decref(params);
+    if (!items) {
+        err_set(er, error ? error : "States.ItemReaderFailed", "%s", cause ? cause : "");
+        free(error);
+        free(cause);
+    }
+    return items;
+}
+
+/* An ItemBatcher field: the literal, or its *Path read from the effective input; 0: none. */
+static int64_t batcher_limit(json_t *batcher, const char *field, json_t *eff) {
+    json_t *v = json_object_get(batcher, field);
+    if (!v) {
+        char pf[64];
+        snprintf(pf, sizeof pf, "%sPath", field);
+        const char *path = json_string_value(json_object_get(batcher, pf));
+        if (!path) return 0;
+        char perr[128];
+        sl_jsonpath *jp = sl_jsonpath_compile(path, perr, sizeof perr);
+        v = jp ? sl_jsonpath_eval(jp, eff, NULL, perr, sizeof perr) : NULL;
+        sl_jsonpath_free(jp);
+        int64_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+        json_decref(v);
+        return n;
+    }
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* Items after ItemSelector, grouped as {"BatchInput": ..., "Items": [...]} per iteration. */
+static json_t *map_batch(sfn_exec *e, sfn_run *r, json_t *eff, json_t *ctx, sfn_err *er) {
+    const sl_asl_state *st = run_state(r);
+    int64_t max_items = batcher_limit(st->item_batcher, "MaxItemsPerBatch", eff);
+    int64_t max_bytes = batcher_limit(st->item_batcher, "MaxInputBytesPerBatch", eff);
+    json_t *batch_input =
+        st->item_batcher_input ? apply_payload(e, r, st->item_batcher_input, eff, ctx, er) : NULL;
+    if (st->item_batcher_input && !batch_input) return NULL;
+    json_t *batches = json_array();
+    json_t *cur = NULL;
+    size_t cur_bytes = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(r->items, i, item) {
+        json_t *v;
+        if (st->parameters) {
+            json_t *mi = json_pack("{s:I, s:O}", "Index", (json_int_t)i, "Value", item);
+            json_t *ictx = context_for(e, r, NULL, mi);
+            json_decref(mi);
+            v = apply_payload(e, r, st->parameters, eff, ictx, er);
+            json_decref(ictx);
+            if (!v) {
+                json_decref(cur);
+                json_decref(batches);
+                json_decref(batch_input);
+                return NULL;
+            }
+        } else {
+            v = json_incref(item);
+        }
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t bytes = t ? strlen(t) : 0;
+        free(t);
+        json_t *items = cur ? json_object_get(cur, "Items") : NULL;
+        if (cur && ((max_items > 0 && (int64_t)json_array_size(items) >= max_items) ||
+                    (max_bytes > 0 && (int64_t)(cur_bytes + bytes) > max_bytes))) {
+            json_array_append_new(batches, cur);
+            cur = NULL;
+        }
+        if (!cur) {
+            cur = json_object();
+            if (batch_input) json_object_set(cur, "BatchInput", batch_input);
+            json_object_set_new(cur, "Items", json_array());
+            cur_bytes = 0;
+        }
+        json_array_append_new(json_object_get(cur, "Items"), v);
+        cur_bytes += bytes;
+    }
+    if (cur) json_array_append_new(batches, cur);
+    json_decref(batch_input);
+    return batches;
+}
+
+/* A distributed Map's iteration failed: true when ToleratedFailureCount/Percentage absorb it
+ * (its slot then holds {"Error","Cause"}). */
+static bool map_tolerates(sfn_exec *e, sfn_run *p, sfn_run *c) {
+    const sl_asl_state *st = run_state(p);
+    sfn_err er = {0};
+    json_t *cv = value_eval(e, p, &st->tolerated_failure_count, p->effective, NULL, &er);
+    json_t *pv = value_eval(e, p, &st->tolerated_failure_percentage, p->effective, NULL, &er);
+    double count = json_is_number(cv) ? json_number_value(cv) : 0;
+    double pct = json_is_number(pv) ? json_number_value(pv) : 0;
+    json_decref(cv);
+    json_decref(pv);
+    if (!p->failures) p->failures = json_object();
+    size_t failed = json_object_size(p->failures) + 1;
+    size_t total = json_array_size(p->items);
+    bool ok = (double)failed <= count || (total && 100.0 * (double)failed / (double)total <= pct);
+    if (!ok) return false;
+    json_t *eo = json_pack("{s:s, s:s}", "Error", c->error ? c->error : "", "Cause",
+                           c->cause ? c->cause : "");
+    char key[24];
+    snprintf(key, sizeof key, "%d", c->slot);
+    json_object_set(p->failures, key, eo);
+    json_array_set_new(p->results, (size_t)c->slot, eo);
+    p->done++;
+    if (p->active) p->active--;
+    return true;
+}
+
+/* ResultWriter: the results go to S3; the state's result is {"MapRunArn",
+ * "ResultWriterDetails"}. NULL after state_error when writing fails. */
+static json_t *map_write_results(sl_states *s, sfn_exec *e, sfn_run *p, json_t *results) {
+    const sl_asl_state *st = run_state(p);
+    sfn_err er = {0};
+    json_t *ctx = context_for(e, p, NULL, NULL);
+    json_t *params = st->result_writer_parameters
+                         ? apply_payload(e, p, st->result_writer_parameters, p->effective, ctx, &er)
+                         : json_object();
+    json_decref(ctx);
+    if (!params) {
+        run_clear_children(p);
+        state_error(s, e, p, er.error, er.cause);
+        return NULL;
+    }
+    json_t *rows = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(results, i, v) {
+        char key[24];
+        snprintf(key, sizeof key, "%zu", i);
+        json_t *f = p->failures ? json_object_get(p->failures, key) : NULL;
+        json_t *row =
+            json_pack("{s:I, s:s}", "Index", (json_int_t)i, "Status", f ? "FAILED" : "SUCCEEDED");
+        json_object_set(row, "Input", json_array_get(p->items, i));
+        if (f) {
+            json_object_set(row, "Error", json_object_get(f, "Error"));
+            json_object_set(row, "Cause", json_object_get(f, "Cause"));
+        } else {
+            json_object_set(row, "Output", v);
+        }
+        json_array_append_new(rows, row);
+    }
+    char *error = NULL, *cause = NULL;
+    json_t *details =
+        sfn_s3_write_results(s, params, p->map_run_arn ? p->map_run_arn : "", rows, &error, &cause);
+    json_decref(rows);
+    json_decref(params);
+    if (!details) {
+        run_clear_children(p);
+        state_error(s, e, p, error ? error : "States.ResultWriterFailed", cause);
+        free(error);
+        free(cause);
+        return NULL;
+    }
+    json_t *out = json_pack("{s:s, s:o}", "MapRunArn", p->map_run_arn ? p->map_run_arn : "",
+                            "ResultWriterDetails", details);
+    return out;
+}
+
 static void children_complete(sl_states *s, sfn_exec *e, sfn_run *p) {
     const sl_asl_state *st = run_state(p);
     bool is_map = st->type == SL_ASL_MAP;
-    if (recording(e)) hist(e, p, is_map ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL);
     json_t *results = json_incref(p->results);
+    if (is_map && st->distributed) {
+        if (st->result_writer) {
+            json_t *written = map_write_results(s, e, p, results);
+            json_decref(results);
+            if (!written) return; /* failed: state_error done */
+            results = written;
+        }
+        if (recording(e)) hist(e, p, "MapRunSucceeded", NULL);
+    }
+    if (recording(e)) hist(e, p, is_map ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL);
     run_clear_children(p);
     inspect(e, p, "result", results);
     sfn_err er = {0};
@@ -979,8 +1177,31 @@ static void parent_child_done(sl_states *s, sfn_exec *e, sfn_run *p, sfn_run *c)
         }
         return;
     }
+    if (is_map && st->distributed && map_tolerates(e, p, c)) {
+        run_free(c);
+        if (p->done == json_array_size(p->items)) {
+            children_complete(s, e, p);
+        } else {
+            map_launch(s, e, p);
+            e->dirty = true;
+        }
+        return;
+    }
     char *error = c->error ? sl_xstrdup(c->error) : NULL;
     char *cause = c->cause ? sl_xstrdup(c->cause) : NULL;
+    if (is_map && st->distributed && p->failures) {
+        /* the tolerance is exceeded */
+        free(error);
+        free(cause);
+        error = sl_xstrdup("States.ExceedToleratedFailureThreshold");
+        cause = sl_xstrdup("The specified tolerated failure threshold was exceeded");
+    }
+    if (is_map && st->distributed && recording(e)) {
+        json_t *d = json_object();
+        json_object_set_new(d, "error", json_string(error ? error : ""));
+        if (cause) json_object_set_new(d, "cause", json_string(cause));
+        hist(e, p, "MapRunFailed", details1("mapRunFailedEventDetails", d));
+    }
     if (recording(e)) {
         if (is_map)
             hist(e, c, "MapIterationFailed",
@@ -1006,7 +1227,7 @@ static void map_launch(sl_states *s, sfn_exec *e, sfn_run *p) {
         size_t i = p->next_item++;
         json_t *item = json_array_get(p->items, i);
         json_t *input;
-        if (st->parameters) {
+        if (st->parameters && !p->items_prepared) {
             json_t *mi = json_pack("{s:I, s:O}", "Index", (json_int_t)i, "Value", item);
             json_t *ctx = context_for(e, p, NULL, mi);
             json_decref(mi);
@@ -1023,12 +1244,13 @@ static void map_launch(sl_states *s, sfn_exec *e, sfn_run *p) {
         } else {
             input = json_incref(item);
         }
-        if (recording(e))
+        if (recording(e) && !st->distributed)
             hist(e, p, "MapIterationStarted",
                  details1("mapIterationStartedEventDetails",
                           json_pack("{s:s, s:I}", "name", st->name, "index", (json_int_t)i)));
         sfn_run *c = sfn_run_new(e, st->iterator, p->id, (int)i, input);
         c->last_event = p->last_event;
+        c->silent = p->silent || st->distributed;
         json_decref(input);
         p->active++;
         sfn_run_ready(e, c);
@@ -1057,6 +1279,7 @@ static void parallel_or_map_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
         for (size_t i = 0; i < st->nbranches; i++) {
             sfn_run *c = sfn_run_new(e, st->branches[i], r->id, (int)i, bin);
             c->last_event = r->last_event;
+            c->silent = r->silent;
             sfn_run_ready(e, c);
         }
         json_decref(bin);
@@ -1064,7 +1287,8 @@ static void parallel_or_map_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
         e->dirty = true;
         return;
     }
-    json_t *items = apply_path(e, r, &st->items_path, "ItemsPath", eff, ctx, &er);
+    json_t *items = st->item_reader ? map_read_items(s, e, r, eff, ctx, &er)
+                                    : apply_path(e, r, &st->items_path, "ItemsPath", eff, ctx, &er);
     if (!items) {
         json_decref(eff);
         goto fail;
@@ -1090,14 +1314,34 @@ static void parallel_or_map_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
         goto fail;
     }
     json_decref(mc);
-    json_decref(ctx);
     r->effective = eff;
     r->items = items;
     r->max_concurrency = (size_t)maxc;
-    size_t n = json_array_size(items);
+    if (st->item_batcher) {
+        json_t *batches = map_batch(e, r, eff, ctx, &er);
+        if (!batches) goto fail;
+        json_decref(r->items);
+        r->items = batches;
+        r->items_prepared = true;
+    }
+    json_decref(ctx);
+    ctx = NULL;
+    size_t n = json_array_size(r->items);
     if (recording(e))
         hist(e, r, "MapStateStarted",
              details1("mapStateStartedEventDetails", json_pack("{s:I}", "length", (json_int_t)n)));
+    if (st->distributed) {
+        char uuid[37], tail[300];
+        sl_id_uuid(uuid);
+        snprintf(tail, sizeof tail, "%s/%s:%s", e->machine->name, st->label ? st->label : st->name,
+                 uuid);
+        char arn[512];
+        sfn_arn(s, "mapRun", tail, arn, sizeof arn);
+        r->map_run_arn = sl_xstrdup(arn);
+        if (recording(e))
+            hist(e, r, "MapRunStarted",
+                 details1("mapRunStartedEventDetails", json_pack("{s:s}", "mapRunArn", arn)));
+    }
     r->results = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(r->results, json_null());
     r->wait = WAIT_CHILDREN;
@@ -1462,6 +1706,9 @@ sfn_exec *sfn_exec_new(sl_states *s, sfn_machine *m, const char *arn, const char
     e->ctx_machine = json_pack("{s:s, s:s}", "Id", m->arn, "Name", m->name);
     if (m->asl->timeout_seconds > 0)
         e->timeout_ms = now_ms + (int64_t)(m->asl->timeout_seconds * 1000.0);
+    /* Express workflows run for at most five minutes */
+    if (e->express && (!e->timeout_ms || e->timeout_ms > now_ms + 300000))
+        e->timeout_ms = now_ms + 300000;
     return e;
 }
 

@@ -1,6 +1,7 @@
 /* integrations: the Task resources Sluice runs — activities, nested state machines
- * (arn:aws:states:::states:startExecution, .sync, .sync:2, .waitForTaskToken) and EventBridge
- * (arn:aws:states:::events:putEvents, .waitForTaskToken). Classifies a Resource, runs the
+ * (arn:aws:states:::states:startExecution, .sync, .sync:2, .waitForTaskToken), EventBridge
+ * (arn:aws:states:::events:putEvents, .waitForTaskToken) and S3 (aws-sdk:s3:*, s3:*, run by
+ * s3_tasks.c). Classifies a Resource, runs the
  * synchronous ones and starts and reports child executions. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/ids.h"
+#include "states/s3_tasks.h"
 #include "states/states_internal.h"
 #include "store/outbox.h"
 
@@ -31,6 +33,17 @@ sfn_task_kind sfn_task_classify(const sl_states *s, const char *resource, const 
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(resource, fixed[i].resource) == 0) return fixed[i].kind;
     (void)s;
+    static const char SDK_S3[] = "arn:aws:states:::aws-sdk:s3:";
+    static const char S3[] = "arn:aws:states:::s3:";
+    if (sl_str_has_prefix(resource, SDK_S3) &&
+        sfn_s3_sdk_action_supported(resource + strlen(SDK_S3))) {
+        *action = resource + strlen(SDK_S3);
+        return TASK_AWS_SDK_S3;
+    }
+    if (sl_str_has_prefix(resource, S3) && sfn_s3_action_supported(resource + strlen(S3))) {
+        *action = resource + strlen(S3);
+        return TASK_S3;
+    }
     return TASK_UNKNOWN;
 }
 
@@ -114,10 +127,11 @@ static json_t *put_events(sl_states *s, json_t *params, char **error, char **cau
 
 json_t *sfn_task_run_sync(sl_states *s, sfn_task_kind kind, const char *action, json_t *params,
                           char **error, char **cause) {
-    (void)action;
     switch (kind) {
     case TASK_EVENTS_PUT:
     case TASK_EVENTS_PUT_TOKEN: return put_events(s, params, error, cause);
+    case TASK_AWS_SDK_S3: return sfn_s3_task(s, true, action, params, error, cause);
+    case TASK_S3: return sfn_s3_task(s, false, action, params, error, cause);
     default:
         *error = sl_xstrdup("States.TaskFailed");
         *cause = sl_xstrdup("This resource does not run synchronously.");

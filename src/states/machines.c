@@ -141,10 +141,10 @@ static sfn_machine *cache_find(sl_states *s, const char *arn, const char *hash) 
 static sfn_machine *load(sl_states *s, const char *arn, const char *hash) {
     sqlite3 *db = sl_store_reader(s->store);
     static const char *SQL_CURRENT =
-        "SELECT m.name, m.type, m.def_hash, d.definition, m.role_arn FROM sfn_machines m "
-        "JOIN sfn_definitions d ON d.hash = m.def_hash WHERE m.arn = ?1";
+        "SELECT m.name, m.type, m.def_hash, d.definition, m.role_arn, m.revision, m.updated_ms "
+        "FROM sfn_machines m JOIN sfn_definitions d ON d.hash = m.def_hash WHERE m.arn = ?1";
     static const char *SQL_BY_HASH =
-        "SELECT m.name, m.type, d.hash, d.definition, m.role_arn FROM sfn_definitions d "
+        "SELECT m.name, m.type, d.hash, d.definition, m.role_arn, NULL, 0 FROM sfn_definitions d "
         "LEFT JOIN sfn_machines m ON m.arn = ?1 WHERE d.hash = ?2";
     sqlite3_stmt *st = sl_store_cached(db, hash ? SQL_BY_HASH : SQL_CURRENT);
     if (!st) return NULL;
@@ -169,6 +169,9 @@ static sfn_machine *load(sl_states *s, const char *arn, const char *hash) {
             m->definition = sl_xstrdup(def);
             const char *role = (const char *)sqlite3_column_text(st, 4);
             m->role_arn = sl_xstrdup(role ? role : "");
+            const char *rev = (const char *)sqlite3_column_text(st, 5);
+            m->revision = rev ? sl_xstrdup(rev) : NULL;
+            m->updated_ms = sqlite3_column_int64(st, 6);
             m->asl = asl;
         }
     }
@@ -223,6 +226,7 @@ void sfn_machines_free(sl_states *s) {
         free(m->def_hash);
         free(m->definition);
         free(m->role_arn);
+        free(m->revision);
         free(m);
     }
     free(s->machines);

@@ -83,6 +83,26 @@ void sfn_runtime_release(sl_states *s, sfn_exec *e) {
     pthread_mutex_unlock(&s->mu);
 }
 
+typedef struct sfn_waiter {
+    void (*fn)(void *ctx);
+    void *ctx;
+    struct sfn_waiter *next;
+} sfn_waiter;
+
+bool sfn_runtime_when_ended(sl_states *s, const char *arn, void (*fn)(void *ctx), void *ctx) {
+    pthread_mutex_lock(&s->mu);
+    sfn_exec *e = table_get(s, arn);
+    if (e) {
+        sfn_waiter *w = sl_xcalloc(1, sizeof *w);
+        w->fn = fn;
+        w->ctx = ctx;
+        w->next = e->end_waiters;
+        e->end_waiters = w;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return e != NULL;
+}
+
 /* ---- the queue ---- */
 
 static void schedule_locked(sl_states *s, sfn_exec *e) {
@@ -293,8 +313,9 @@ typedef struct {
 
 static const char *SQL_INSERT_EXEC =
     "INSERT INTO sfn_executions (arn, machine_arn, name, def_hash, status, input, started_ms, "
-    "parent, trace_header, snapshot, output, error, cause, stopped_ms, redrive) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    "parent, trace_header, snapshot, output, error, cause, stopped_ms, redrive, revision, "
+    "revision_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+    "?17)";
 static const char *SQL_UPDATE_EXEC =
     "UPDATE sfn_executions SET status = ?2, snapshot = ?3, output = ?4, error = ?5, cause = ?6, "
     "stopped_ms = ?7, redrive = ?8 WHERE arn = ?1";
@@ -329,6 +350,8 @@ static int commit_write(sqlite3 *db, void *arg) {
         bind_text(st, 13, j->cause);
         if (j->finished) sqlite3_bind_int64(st, 14, j->stop_ms);
         bind_text(st, 15, j->redrive);
+        bind_text(st, 16, e->machine->revision);
+        sqlite3_bind_int64(st, 17, e->machine->updated_ms);
     } else {
         st = sl_store_cached(db, SQL_UPDATE_EXEC);
         if (!st) return -1;
@@ -486,10 +509,17 @@ static void finish_locked(sl_states *s, sfn_exec *e) {
     table_del(s, e);
     void (*cb)(sfn_exec *, void *) = e->on_done;
     e->on_done = NULL;
-    if (cb) {
+    sfn_waiter *waiters = e->end_waiters;
+    e->end_waiters = NULL;
+    if (cb || waiters) {
         e->refs++;
         pthread_mutex_unlock(&s->mu);
-        cb(e, e->on_done_ctx);
+        if (cb) cb(e, e->on_done_ctx);
+        for (sfn_waiter *w = waiters, *nx; w; w = nx) {
+            nx = w->next;
+            w->fn(w->ctx);
+            free(w);
+        }
         pthread_mutex_lock(&s->mu);
         e->refs--;
     }
@@ -636,10 +666,10 @@ void sfn_runtime_stop(sl_states *s) {
     for (size_t i = 0; i < s->table_cap; i++) {
         for (sfn_exec *e = s->table[i], *nx; e; e = nx) {
             nx = e->hash_next;
-            if (e->on_done) {
-                void (*cb)(sfn_exec *, void *) = e->on_done;
-                e->on_done = NULL;
-                cb(e, e->on_done_ctx);
+            /* the HTTP server has stopped: waiting callers are gone, do not call them */
+            for (sfn_waiter *w = e->end_waiters, *nw; w; w = nw) {
+                nw = w->next;
+                free(w);
             }
             sfn_exec_free(e);
         }

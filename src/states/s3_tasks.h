@@ -33,4 +33,13 @@ json_t *sfn_s3_read_items(struct sl_states *s, json_t *reader, json_t *params, c
 json_t *sfn_s3_write_results(struct sl_states *s, json_t *params, const char *map_run_arn,
                              json_t *results, char **error, char **cause);
 
+/* The pure item parser behind sfn_s3_read_items (and the fuzz target): data is an object's
+ * bytes, config the ReaderConfig (InputType JSON | JSONL | CSV, CSVHeaderLocation FIRST_ROW |
+ * GIVEN, CSVHeaders, CSVDelimiter COMMA | PIPE | SEMICOLON | SPACE | TAB, MaxItems,
+ * ItemsPointer). Returns the items array, or NULL with a message in err. CSV follows AWS's
+ * documented rules: fields are strings, quotes may enclose delimiters and newlines, "" and
+ * backslash escapes, short rows padded with "", extra fields skipped, headers up to 10 KiB. */
+json_t *sfn_items_parse(const char *data, size_t len, const json_t *config, char *err,
+                        size_t errlen);
+
 #endif

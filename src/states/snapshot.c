@@ -60,6 +60,10 @@ char *sfn_snapshot_dump(const sfn_exec *e) {
         set_int(o, "act", (json_int_t)r->active);
         set_int(o, "done", (json_int_t)r->done);
         set_int(o, "mc", (json_int_t)r->max_concurrency);
+        if (r->silent) json_object_set_new(o, "sil", json_true());
+        if (r->items_prepared) json_object_set_new(o, "ip", json_true());
+        set_val(o, "fail", r->failures);
+        set_str(o, "mr", r->map_run_arn);
         json_array_append_new(runs, o);
         if (r->in_ready || r->phase == RUN_READY) json_array_append_new(ready, json_integer(r->id));
     }
@@ -147,6 +151,10 @@ int sfn_snapshot_load(sfn_exec *e, const char *text, char *err, size_t errlen) {
         r->active = (size_t)geti(o, "act");
         r->done = (size_t)geti(o, "done");
         r->max_concurrency = (size_t)geti(o, "mc");
+        r->silent = json_is_true(json_object_get(o, "sil"));
+        r->items_prepared = json_is_true(json_object_get(o, "ip"));
+        r->failures = json_incref(json_object_get(o, "fail"));
+        r->map_run_arn = gets(o, "mr");
     }
     json_t *ready = json_object_get(snap, "ready");
     json_array_foreach(ready, i, o) {

@@ -39,6 +39,8 @@ typedef struct sfn_machine {
     char *def_hash;
     char *definition;
     char *role_arn;
+    char *revision;     /* the current definition's revisionId, NULL when loaded by hash */
+    int64_t updated_ms; /* when that revision was made */
     sl_asl_machine *asl;
     bool stale; /* updated or deleted since: found by hash only */
 } sfn_machine;
@@ -117,6 +119,10 @@ struct sfn_run {
     size_t next_item, active, done;
     size_t max_concurrency; /* 0: unlimited */
     bool children_failed;
+    bool silent;         /* inside a distributed Map: no events in the parent's history */
+    bool items_prepared; /* Map items already carry ItemSelector and ItemBatcher */
+    json_t *failures;    /* distributed Map: {"<index>": {"Error","Cause"}} tolerated */
+    char *map_run_arn;   /* distributed Map */
 
     sfn_run *next_ready; /* the execution's ready list */
     bool in_ready;
@@ -228,6 +234,7 @@ struct sfn_exec {
     void *on_done_ctx;
     void (*on_stored)(sfn_exec *e, void *ctx); /* StartExecution waiter: the first commit */
     void *on_stored_ctx;
+    struct sfn_waiter *end_waiters; /* StopExecution callers: the end is durable */
     int refs;
 };
 
@@ -325,6 +332,9 @@ void sfn_runtime_submit(sl_states *s, sfn_exec *e);
 /* The same, unless an execution of that ARN is running: then nothing is submitted and that
  * execution is returned with a reference held. */
 sfn_exec *sfn_runtime_submit_unique(sl_states *s, sfn_exec *e);
+/* Calls fn(ctx) (from a runtime thread) once the running execution arn has ended and its end
+ * is durable. False when it is not running here (nothing will be called). */
+bool sfn_runtime_when_ended(sl_states *s, const char *arn, void (*fn)(void *ctx), void *ctx);
 /* Posts a message to a running execution. Returns false when it is not running here. */
 bool sfn_runtime_post(sl_states *s, const char *exec_arn, sfn_msg *msg);
 /* The running execution by ARN with a reference held, or NULL. */

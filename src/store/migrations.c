@@ -186,8 +186,12 @@ static const char *const migrations[] = {
     "  value TEXT NOT NULL,"
     "  PRIMARY KEY (arn, key)"
     ") WITHOUT ROWID;",
-    /* 5: where a failed execution would resume (RedriveExecution): {"state", "input"}. */
-    "ALTER TABLE sfn_executions ADD COLUMN redrive TEXT;",
+    /* 5: where a failed execution would resume (RedriveExecution): {"state", "input"}; the
+     * revision each execution runs (DescribeStateMachineForExecution). */
+    "ALTER TABLE sfn_executions ADD COLUMN redrive TEXT;"
+    /* the machine's revision the execution started on, and when it was made */
+    "ALTER TABLE sfn_executions ADD COLUMN revision TEXT;"
+    "ALTER TABLE sfn_executions ADD COLUMN revision_ms INTEGER;",
 };
 
 int sl_migrations_apply(sqlite3 *db, char *err, size_t errlen) {

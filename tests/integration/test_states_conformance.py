@@ -27,6 +27,7 @@ CASES = os.path.join(HERE, "..", "states", "conformance")
 ROLE = "arn:aws:iam::000000000000:role/conformance"
 CFG = Config(retries={"total_max_attempts": 1}, read_timeout=70, max_pool_connections=64)
 sfn = boto3.client("stepfunctions", endpoint_url=EP, region_name="us-east-1", config=CFG)
+s3 = boto3.client("s3", endpoint_url=EP, region_name="us-east-1", config=CFG)
 
 
 def load_cases():
@@ -77,9 +78,24 @@ def worker(activity_arn, script, done):
             pass  # the task timed out first: what some cases expect
 
 
+def put_objects(objects):
+    """"bucket/key": text or JSON (stored as its JSON text); buckets are created first."""
+    for path, body in objects.items():
+        bucket, key = path.split("/", 1)
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except ClientError as e:
+            if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+        if not isinstance(body, str):
+            body = json.dumps(body)
+        s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+
+
 def run_case(c):
     name = c["name"]
     expect = c["expect"]
+    put_objects(c.get("objects", {}))
     for child, definition in c.get("machines", {}).items():
         try:
             sfn.create_state_machine(name=child, definition=json.dumps(definition), roleArn=ROLE)
@@ -135,6 +151,17 @@ def run_case(c):
         types = [e["type"] for e in events["events"]]
         if types != expect["history"]:
             problems.append(f"history {types}, expected {expect['history']}")
+    for path, want in expect.get("objects", {}).items():
+        bucket, key = path.split("/", 1)
+        try:
+            got = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        except ClientError as e:
+            problems.append(f"object {path}: {e.response['Error']['Code']}")
+            continue
+        if isinstance(want, str) and got != want:
+            problems.append(f"object {path} holds {got!r}, expected {want!r}")
+        elif not isinstance(want, str) and not same(json.loads(got), want):
+            problems.append(f"object {path} holds {got}, expected {json.dumps(want)}")
     return "; ".join(problems) or None
 
 

@@ -34,8 +34,9 @@ SFN_RESOURCES = {
     "arn:aws:states:::states:startExecution.sync:2",
 }
 NAME_RE = re.compile(r"^[a-z0-9-]+$")
-CASE_KEYS = {"name", "doc", "definition", "input", "machines", "activities", "expect"}
-EXPECT_KEYS = {"status", "output", "error", "cause", "cause_contains", "history", "invalid_definition"}
+CASE_KEYS = {"name", "doc", "definition", "input", "machines", "activities", "objects", "expect"}
+EXPECT_KEYS = {"status", "output", "error", "cause", "cause_contains", "history", "invalid_definition",
+               "objects"}
 STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT"}
 RESPONSE_KEYS = {"output", "echo", "error", "ignore", "heartbeat_then_ignore"}
 STATE_TYPES = {"Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"}
@@ -135,8 +136,8 @@ def check_expect(where, exp, ck):
     if st not in STATUSES:
         ck.err(where, "expect.status must be one of %s" % sorted(STATUSES))
     if st == "SUCCEEDED":
-        if "output" not in exp:
-            ck.err(where, "SUCCEEDED expectation needs output")
+        if "output" not in exp and "history" not in exp and "objects" not in exp:
+            ck.err(where, "SUCCEEDED expectation needs output, history or objects")
         for k in ("error", "cause", "cause_contains"):
             if k in exp:
                 ck.err(where, "%s makes no sense for SUCCEEDED" % k)
@@ -257,8 +258,11 @@ def check_case(c, where, ck, seen_names, seen_activities, seen_machines):
                         exp_err = (c.get("expect") or {}).get("error", "")
                         if "StateMachineDoesNotExist" not in exp_err:
                             ck.err(sw, "StateMachineArn %r is not defined in machines" % arn)
+            elif res.startswith(("arn:aws:states:::aws-sdk:s3:", "arn:aws:states:::s3:")):
+                if "objects" not in c:
+                    ck.err(sw, "S3 tasks need the case's objects (its bucket is made from them)")
             elif lint:
-                ck.err(sw, "Task resource %r not allowed (activities and states:startExecution only)" % (res,))
+                ck.err(sw, "Task resource %r not allowed (activities, states:startExecution, S3)" % (res,))
             if lint:
                 to = st.get("TimeoutSeconds")
                 hb = st.get("HeartbeatSeconds")
