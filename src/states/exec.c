@@ -641,6 +641,9 @@ static const char *resource_type_of(sfn_task_kind k) {
     case TASK_S3: return "s3";
     case TASK_EVENTS_PUT:
     case TASK_EVENTS_PUT_TOKEN: return "events";
+    case TASK_ECS_RUN:
+    case TASK_ECS_RUN_SYNC:
+    case TASK_ECS_RUN_TOKEN: return "ecs";
     default: return "unknown";
     }
 }
@@ -821,6 +824,15 @@ static void task_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
                 hist(e, r, "TaskSubmitted",
                      details1("taskSubmittedEventDetails", task_details(r, "output", res)));
             json_decref(res);
+        } else if (kind == TASK_ECS_RUN || kind == TASK_ECS_RUN_SYNC ||
+                   kind == TASK_ECS_RUN_TOKEN) {
+            /* the ECS task starts once this step is durable */
+            sfn_effect *f = effect(e, EFFECT_RUN_TASK);
+            f->run = r->id;
+            f->seq = r->seq;
+            f->token = sl_xstrdup(token);
+            f->task_kind = (int)kind;
+            f->payload = json_incref(params);
         } else {
             /* startExecution: the child starts once this step is durable. */
             json_t *sm = json_object_get(params, "StateMachineArn");
@@ -1658,6 +1670,18 @@ void sfn_exec_apply(sl_states *s, sfn_exec *e, sfn_msg *m) {
         e->dirty = true;
         task_failed(s, e, r, m->error, m->cause, false);
         break;
+    case MSG_TASK_SUBMITTED:
+        if (r->wait != WAIT_TASK || r->child_arn || !m->output) break;
+        e->dirty = true;
+        {
+            json_t *task = json_array_get(json_object_get(m->output, "Tasks"), 0);
+            const char *arn = json_string_value(json_object_get(task, "TaskArn"));
+            if (arn) r->child_arn = sl_xstrdup(arn);
+            if (recording(e))
+                hist(e, r, "TaskSubmitted",
+                     details1("taskSubmittedEventDetails", task_details(r, "output", m->output)));
+        }
+        break;
     case MSG_CHILD_DONE:
         if (r->wait != WAIT_TASK || !m->output) break;
         e->dirty = true;
@@ -1784,6 +1808,18 @@ void sfn_exec_rearm(sl_states *s, sfn_exec *e) {
                 f->arn = sl_xstrdup(r->resource);
                 f->token = sl_xstrdup(r->token);
                 f->payload = json_incref(r->task_input);
+            } else if (r->task_kind == TASK_ECS_RUN || r->task_kind == TASK_ECS_RUN_SYNC ||
+                       r->task_kind == TASK_ECS_RUN_TOKEN) {
+                /* not yet started: start it; started and .sync: wait for it again */
+                if (!r->child_arn || r->task_kind == TASK_ECS_RUN_SYNC) {
+                    sfn_effect *f = effect(e, r->child_arn ? EFFECT_WATCH_TASK : EFFECT_RUN_TASK);
+                    f->arn = r->child_arn ? sl_xstrdup(r->child_arn) : NULL;
+                    f->run = r->id;
+                    f->seq = r->seq;
+                    f->token = sl_xstrdup(r->token);
+                    f->task_kind = r->task_kind;
+                    f->payload = json_incref(r->task_input);
+                }
             } else if (r->child_arn) {
                 /* The child may have ended (or never started) while we were down. */
                 sfn_effect *f = effect(e, EFFECT_START_CHILD);

@@ -29,6 +29,9 @@ sfn_task_kind sfn_task_classify(const sl_states *s, const char *resource, const 
         {"arn:aws:states:::states:startExecution.waitForTaskToken", TASK_START_EXECUTION_TOKEN},
         {"arn:aws:states:::events:putEvents", TASK_EVENTS_PUT},
         {"arn:aws:states:::events:putEvents.waitForTaskToken", TASK_EVENTS_PUT_TOKEN},
+        {"arn:aws:states:::ecs:runTask", TASK_ECS_RUN},
+        {"arn:aws:states:::ecs:runTask.sync", TASK_ECS_RUN_SYNC},
+        {"arn:aws:states:::ecs:runTask.waitForTaskToken", TASK_ECS_RUN_TOKEN},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(resource, fixed[i].resource) == 0) return fixed[i].kind;

@@ -267,7 +267,13 @@ static void effects_run(sl_states *s, sfn_exec *e, sfn_effect *list) {
         case EFFECT_ACTIVITY: sfn_activity_publish(s, f->arn, f->token, f->payload); break;
         case EFFECT_FORGET_TOKEN: sfn_activity_forget(s, f->token); break;
         case EFFECT_START_CHILD: sfn_child_start(s, e->arn, f); break;
+        case EFFECT_RUN_TASK: sfn_ecs_run(s, f); break;
+        case EFFECT_WATCH_TASK: sfn_ecs_watch(s, f); break;
         case EFFECT_STOP_CHILD: {
+            if (strstr(f->arn, ":ecs:")) {
+                sfn_ecs_stop(s, f->arn);
+                break;
+            }
             sfn_msg *m = sl_xcalloc(1, sizeof *m);
             m->kind = MSG_STOP;
             m->error = sl_xstrdup("States.Aborted");

@@ -44,6 +44,8 @@ void sl_states_free(sl_states *s) {
 
 void sl_states_set_objects(sl_states *s, struct sl_objects *objects) { s->objects = objects; }
 
+void sl_states_set_tasks(sl_states *s, struct sl_tasks *tasks) { s->tasks = tasks; }
+
 /* AWS: 1-80 characters; no whitespace, brackets, wildcards, the special characters below or
  * control characters. */
 bool sfn_name_valid(const char *name);

@@ -19,6 +19,10 @@ void sl_states_free(sl_states *s);
 struct sl_objects;
 void sl_states_set_objects(sl_states *s, struct sl_objects *objects);
 
+/* Gives arn:aws:states:::ecs:runTask tasks the ECS service to run tasks with. */
+struct sl_tasks;
+void sl_states_set_tasks(sl_states *s, struct sl_tasks *tasks);
+
 /* StartExecution for another service (an EventBridge target): input is JSON text, name may be
  * NULL (a UUID is chosen). Returns 0 with the execution ARN in arn_out, or -1 with the AWS error
  * code in code and a message in err. */

@@ -146,7 +146,8 @@ typedef enum {
     MSG_HEARTBEAT,
     MSG_EXEC_TIMEOUT,
     MSG_STOP,
-    MSG_CHILD_DONE, /* a startExecution.sync child ended: output is its description */
+    MSG_CHILD_DONE,     /* a startExecution.sync child ended: output is its description */
+    MSG_TASK_SUBMITTED, /* an ECS task was started: output is RunTask's answer (PascalCase) */
 } sfn_msg_kind;
 
 typedef struct sfn_msg {
@@ -165,6 +166,8 @@ typedef enum {
     EFFECT_STOP_CHILD,
     EFFECT_NOTIFY_PARENT, /* this execution ended: tell the parent's task */
     EFFECT_FORGET_TOKEN,  /* an activity task is no longer wanted */
+    EFFECT_RUN_TASK,      /* ecs:runTask: start the task (payload: Parameters) */
+    EFFECT_WATCH_TASK,    /* ecs:runTask.sync after a restart: wait for arn to stop again */
 } sfn_effect_kind;
 
 typedef struct sfn_effect {
@@ -289,6 +292,14 @@ void sfn_child_notify(sl_states *s, const char *parent_token, json_t *descriptio
 json_t *sfn_test_state(sl_states *s, json_t *in, char *code, size_t codelen, char *msg,
                        size_t msglen);
 
+/* ---- ecs_tasks.c ---- */
+/* EFFECT_RUN_TASK: RunTask, then tell the execution (submitted / succeeded / failed). */
+void sfn_ecs_run(sl_states *s, sfn_effect *f);
+/* EFFECT_WATCH_TASK: report the task's stop to the execution once it stops. */
+void sfn_ecs_watch(sl_states *s, sfn_effect *f);
+/* A task state that ran an ECS task was stopped or timed out: stop the task too. */
+void sfn_ecs_stop(sl_states *s, const char *task_arn);
+
 /* ---- snapshot.c ---- */
 char *sfn_snapshot_dump(const sfn_exec *e);
 /* Rebuilds runs from a snapshot into e (created by sfn_exec_new with no runs). */
@@ -305,6 +316,9 @@ typedef enum {
     TASK_S3,
     TASK_EVENTS_PUT,
     TASK_EVENTS_PUT_TOKEN,
+    TASK_ECS_RUN,       /* ecs:runTask: succeeds with RunTask's answer */
+    TASK_ECS_RUN_SYNC,  /* .sync: waits for the task to stop */
+    TASK_ECS_RUN_TOKEN, /* .waitForTaskToken */
     TASK_UNKNOWN,
 } sfn_task_kind;
 
@@ -354,6 +368,7 @@ struct sl_states {
     struct sl_credentials *credentials;
     sl_json_service json;
     struct sl_objects *objects; /* for the S3 integrations, may be NULL */
+    struct sl_tasks *tasks;     /* for ecs:runTask, may be NULL */
 
     pthread_mutex_t catalog_mu;
     sfn_machine **machines; /* cache by def hash + arn */
