@@ -35,6 +35,7 @@ run: deps sluice
 bench: deps sluice
 	@bench/objects/run
 	@bench/events/run
+	@bench/states/run
 	@python3 bench/latency/upload_to_delivery.py build/sluice 500
 
 fuzz:

@@ -17,9 +17,11 @@
 #include "core/router.h"
 #include "events/dead_letters.h"
 #include "events/events.h"
+#include "logs/logs.h"
 #include "objects/objects.h"
 #include "states/states.h"
 #include "store/store.h"
+#include "tasks/tasks.h"
 #include "trail/trail.h"
 
 #define SLUICE_VERSION "0.1.0"
@@ -45,6 +47,50 @@ static void usage(FILE *out) {
         "\n"
         "environment: SLUICE_ACCESS_KEY_ID, SLUICE_SECRET_ACCESS_KEY, SLUICE_REGION,\n"
         "             SLUICE_ACCOUNT_ID, SLUICE_LOG_LEVEL\n");
+}
+
+/* Every service, created in dependency order and stopped in the reverse: the event dispatcher
+ * starts executions and tasks, executions run tasks and read objects, tasks write logs. */
+typedef struct {
+    sl_objects *objects;
+    sl_events *events;
+    sl_trails *trails;
+    sl_logs *logs;
+    sl_tasks *tasks;
+    sl_states *states;
+} services;
+
+static void services_stop(services *sv) {
+    if (sv->trails) sl_trails_free(sv->trails);
+    if (sv->events) sl_events_free(sv->events);
+    if (sv->states) sl_states_free(sv->states);
+    if (sv->tasks) sl_tasks_free(sv->tasks);
+    if (sv->logs) sl_logs_free(sv->logs);
+    if (sv->objects) sl_objects_free(sv->objects);
+    memset(sv, 0, sizeof *sv);
+}
+
+static int services_start(services *sv, const sl_context *ctx, sl_router *router, char *err,
+                          size_t errlen) {
+    if (!(sv->objects = sl_objects_new(ctx, err, errlen))) return -1;
+    sl_objects_register(sv->objects, router);
+    if (!(sv->events = sl_events_new(ctx, err, errlen))) return -1;
+    sl_events_register(sv->events, router);
+    sv->trails = sl_trails_new(ctx);
+    sl_trails_register(sv->trails, router);
+    if (!(sv->logs = sl_logs_new(ctx, err, errlen))) return -1;
+    sl_logs_register(sv->logs, router);
+    if (!(sv->tasks = sl_tasks_new(ctx, err, errlen))) return -1;
+    sl_tasks_register(sv->tasks, router);
+    sl_tasks_set_logs(sv->tasks, sv->logs);
+    sl_tasks_set_objects(sv->tasks, sv->objects);
+    if (!(sv->states = sl_states_new(ctx, err, errlen))) return -1;
+    sl_states_register(sv->states, router);
+    sl_states_set_objects(sv->states, sv->objects);
+    sl_states_set_tasks(sv->states, sv->tasks);
+    sl_events_set_states(sv->events, sv->states);
+    sl_events_set_tasks(sv->events, sv->tasks);
+    return 0;
 }
 
 static int cmd_serve(int argc, char **argv) {
@@ -90,38 +136,14 @@ static int cmd_serve(int argc, char **argv) {
     sl_credentials *credentials = sl_credentials_new(cfg.access_key_id, cfg.secret_access_key);
     sl_context ctx = {.cfg = &cfg, .store = store, .credentials = credentials};
     sl_router *router = sl_router_new();
-    sl_objects *objects = sl_objects_new(&ctx, err, sizeof err);
-    if (!objects) {
+    services sv = {0};
+    if (services_start(&sv, &ctx, router, err, sizeof err) != 0) {
+        services_stop(&sv);
         sl_store_close(store);
         sl_router_free(router);
         sl_credentials_free(credentials);
         goto fail;
     }
-    sl_objects_register(objects, router);
-    sl_events *events = sl_events_new(&ctx, err, sizeof err);
-    if (!events) {
-        sl_objects_free(objects);
-        sl_store_close(store);
-        sl_router_free(router);
-        sl_credentials_free(credentials);
-        goto fail;
-    }
-    sl_events_register(events, router);
-    sl_trails *trails = sl_trails_new(&ctx);
-    sl_trails_register(trails, router);
-    sl_states *states = sl_states_new(&ctx, err, sizeof err);
-    if (!states) {
-        sl_trails_free(trails);
-        sl_events_free(events);
-        sl_objects_free(objects);
-        sl_store_close(store);
-        sl_router_free(router);
-        sl_credentials_free(credentials);
-        goto fail;
-    }
-    sl_states_register(states, router);
-    sl_states_set_objects(states, objects);
-    sl_events_set_states(events, states);
 
     sl_http_config hc = {.host = cfg.listen_host,
                          .port = cfg.listen_port,
@@ -130,16 +152,20 @@ static int cmd_serve(int argc, char **argv) {
                          .begin_ctx = router};
     sl_http_server *http = sl_http_start(&hc, err, sizeof err);
     if (!http) {
-        sl_states_free(states);
-        sl_trails_free(trails);
-        sl_events_free(events);
-        sl_objects_free(objects);
+        services_stop(&sv);
         sl_store_close(store);
         sl_router_free(router);
         sl_credentials_free(credentials);
         goto fail;
     }
     unsigned port = sl_http_port(http);
+    char endpoint[300];
+    bool v6 = strchr(cfg.listen_host, ':') != NULL;
+    const char *host = !strcmp(cfg.listen_host, "0.0.0.0") ? "127.0.0.1"
+                       : !strcmp(cfg.listen_host, "::")    ? "::1"
+                                                           : cfg.listen_host;
+    snprintf(endpoint, sizeof endpoint, v6 ? "http://[%s]:%u" : "http://%s:%u", host, port);
+    sl_tasks_set_endpoint(sv.tasks, endpoint);
     sl_info("\"sluice serving\" version=%s listen=%s:%u data=%s region=%s", SLUICE_VERSION,
             cfg.listen_host, port, cfg.data_dir, cfg.region);
     if (port_file) {
@@ -153,10 +179,7 @@ static int cmd_serve(int argc, char **argv) {
     sigwait(&sigs, &sig);
     sl_info("\"shutting down\" signal=%d", sig);
     sl_http_stop(http);
-    sl_trails_free(trails);
-    sl_events_free(events); /* its dispatcher starts executions: stop it first */
-    sl_states_free(states);
-    sl_objects_free(objects);
+    services_stop(&sv);
     sl_store_close(store);
     sl_router_free(router);
     sl_credentials_free(credentials);

@@ -67,7 +67,12 @@ int sl_config_load_file(sl_config *cfg, const char *path, char *err, size_t errl
             cfg->threads = (unsigned)json_integer_value(v);
         else if (!strcmp(k, "inline_max") && json_is_integer(v) && json_integer_value(v) >= 0)
             cfg->inline_max = (uint64_t)json_integer_value(v);
-        else {
+        else if (!strcmp(k, "docker_socket") && s) set_str(&cfg->docker_socket, s);
+        else if (!strcmp(k, "image_aliases") && json_is_object(v)) {
+            char *t = json_dumps(v, JSON_COMPACT);
+            free(cfg->image_aliases);
+            cfg->image_aliases = t;
+        } else {
             snprintf(err, errlen, "config %s: unknown key or bad value for '%s'", path, k);
             rc = -1;
         }
@@ -148,6 +153,8 @@ int sl_config_validate(const sl_config *cfg, char *err, size_t errlen) {
 void sl_config_free(sl_config *cfg) {
     free(cfg->data_dir);
     free(cfg->listen_host);
+    free(cfg->image_aliases);
+    free(cfg->docker_socket);
     free(cfg->access_key_id);
     free(cfg->secret_access_key);
     free(cfg->region);

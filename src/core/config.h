@@ -26,6 +26,10 @@ typedef struct {
     unsigned threads;
     sl_log_level log_level;
     uint64_t inline_max; /* objects up to this size live inline in the store */
+    /* tasks: {"image name": {"image": "host" | "sandbox" | "oci:/path" | other,
+     *                        "command": [...], "entryPoint": [...]}} (JSON text, or NULL) */
+    char *image_aliases;
+    char *docker_socket; /* the Docker Engine API socket for other images, or NULL */
 } sl_config;
 
 void sl_config_defaults(sl_config *cfg);

@@ -92,6 +92,11 @@ static bool scope_service(const sl_req *req, char *out, size_t n) {
 void sl_router_begin(sl_req *req, void *ctx) {
     sl_router *r = ctx;
     if (!strncmp(req->raw_path, "/_sluice/", 9)) {
+        /* services' own endpoints (task metadata) are REST routes under /_sluice/ */
+        for (route *rt = r->rest; rt; rt = rt->next)
+            if (!strncmp(rt->key, "/_sluice/", 9) &&
+                !strncmp(req->raw_path, rt->key, strlen(rt->key)))
+                return rt->fn(req, rt->svc);
         sluice_endpoint(req);
         return;
     }

@@ -11,10 +11,12 @@
 #include "core/ids.h"
 #include "events/events_internal.h"
 #include "states/states.h"
+#include "tasks/tasks.h"
 
 bool ev_target_supported(const char *arn, char *err, size_t errlen) {
     if (strstr(arn, ":api-destination/") || strstr(arn, ":event-bus/")) return true;
     if (sl_str_has_prefix(arn, "arn:aws:states:") && strstr(arn, ":stateMachine:")) return true;
+    if (sl_str_has_prefix(arn, "arn:aws:ecs:") && strstr(arn, ":cluster/")) return true;
     const char *svc = "this";
     char name[64] = "";
     if (!strncmp(arn, "arn:", 4)) {
@@ -226,12 +228,87 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     return rc;
 }
 
+/* EcsParameters' PascalCase names to the ECS API's camelCase, recursively. */
+static json_t *camel(const json_t *v) {
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) { json_array_append_new(a, camel(x)); }
+        return a;
+    }
+    if (!json_is_object(v)) return json_deep_copy(v);
+    json_t *o = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) {
+        char name[128];
+        snprintf(name, sizeof name, "%s", k);
+        if (name[0] >= 'A' && name[0] <= 'Z') name[0] = (char)(name[0] - 'A' + 'a');
+        json_object_set_new(o, name, camel(x));
+    }
+    return o;
+}
+
+/* RunTask in the target's cluster with its EcsParameters; a transformed input that is an
+ * overrides document ({"containerOverrides": [...]}) becomes the task's overrides. */
+static int run_ecs_task(sl_events *ev, const json_t *target, const char *body, bool *retryable,
+                        char *err, size_t errlen) {
+    json_t *p = json_object_get(target, "EcsParameters");
+    if (!json_is_object(p)) {
+        snprintf(err, errlen, "the ECS target has no EcsParameters");
+        return -1;
+    }
+    if (!ev->tasks) {
+        snprintf(err, errlen, "ECS is not running");
+        *retryable = true;
+        return -1;
+    }
+    json_t *req = json_object();
+    json_object_set_new(req, "cluster",
+                        json_string(json_string_value(json_object_get(target, "Arn"))));
+    json_object_set(req, "taskDefinition", json_object_get(p, "TaskDefinitionArn"));
+    json_t *v;
+    if ((v = json_object_get(p, "TaskCount"))) json_object_set(req, "count", v);
+    if ((v = json_object_get(p, "LaunchType"))) json_object_set(req, "launchType", v);
+    if ((v = json_object_get(p, "Group"))) json_object_set(req, "group", v);
+    if ((v = json_object_get(p, "PlatformVersion"))) json_object_set(req, "platformVersion", v);
+    if ((v = json_object_get(p, "NetworkConfiguration")))
+        json_object_set_new(req, "networkConfiguration", camel(v));
+    if ((v = json_object_get(p, "Tags"))) json_object_set_new(req, "tags", camel(v));
+    json_object_set_new(req, "startedBy", json_string("events-rule"));
+    json_t *input = body ? json_loads(body, 0, NULL) : NULL;
+    if (json_is_object(input) &&
+        (json_object_get(input, "containerOverrides") || json_object_get(input, "taskRoleArn") ||
+         json_object_get(input, "cpu") || json_object_get(input, "memory")))
+        json_object_set(req, "overrides", input);
+    json_decref(input);
+    char code[64];
+    json_t *out = sl_tasks_run(ev->tasks, req, code, sizeof code, err, errlen);
+    json_decref(req);
+    if (!out) return -1;
+    json_t *failures = json_object_get(out, "failures");
+    int rc = 0;
+    if (json_array_size(failures)) {
+        json_t *f = json_array_get(failures, 0);
+        snprintf(err, errlen, "RunTask: %s %s", json_string_value(json_object_get(f, "reason")),
+                 json_string_value(json_object_get(f, "detail"))
+                     ? json_string_value(json_object_get(f, "detail"))
+                     : "");
+        rc = json_array_size(json_object_get(out, "tasks")) ? 0 : -1;
+    }
+    json_decref(out);
+    return rc;
+}
+
 int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retryable,
                int64_t *defer_until_ms, char *err, size_t errlen) {
     const char *arn = json_string_value(json_object_get(target, "Arn"));
     *retryable = false;
     if (arn && strstr(arn, ":api-destination/"))
         return call_api_destination(ev, target, body, retryable, defer_until_ms, err, errlen);
+    if (arn && sl_str_has_prefix(arn, "arn:aws:ecs:") && strstr(arn, ":cluster/"))
+        return run_ecs_task(ev, target, body, retryable, err, errlen);
     if (arn && sl_str_has_prefix(arn, "arn:aws:states:") && strstr(arn, ":stateMachine:")) {
         /* StartExecution with the (transformed) event as input, as AWS's target does */
         char exec_arn[512], code[64];

@@ -30,6 +30,8 @@ void sl_events_register(sl_events *ev, sl_router *router) {
 
 void sl_events_set_states(sl_events *ev, struct sl_states *states) { ev->states = states; }
 
+void sl_events_set_tasks(sl_events *ev, struct sl_tasks *tasks) { ev->tasks = tasks; }
+
 void sl_events_free(sl_events *ev) {
     if (!ev) return;
     sl_store_on_commit(ev->store, NULL, NULL);

@@ -18,6 +18,9 @@ void sl_events_register(sl_events *ev, sl_router *router);
 /* Lets state machine targets start executions. */
 struct sl_states;
 void sl_events_set_states(sl_events *ev, struct sl_states *states);
+/* Lets ECS targets (EcsParameters) run tasks. */
+struct sl_tasks;
+void sl_events_set_tasks(sl_events *ev, struct sl_tasks *tasks);
 /* Stops the dispatcher (an in-flight delivery finishes or times out first). */
 void sl_events_free(sl_events *ev);
 

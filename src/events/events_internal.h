@@ -48,6 +48,7 @@ struct sl_events {
     bool started;
 
     struct sl_states *states; /* StartExecution targets (set once both services exist) */
+    struct sl_tasks *tasks;   /* ECS targets */
     void *curl;               /* the dispatcher's HTTP handle: kept so connections are reused */
     pthread_mutex_t rate_mu;  /* API destination rate limits */
     json_t *next_slot;        /* destination name -> next allowed ms */

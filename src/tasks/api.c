@@ -1,0 +1,617 @@
+/* api: the ECS JSON 1.1 wire (X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Operation>):
+ * clusters, task definitions, tasks and tags, in botocore's shapes and with ECS's errors
+ * (ClientException, InvalidParameterException, ClusterNotFoundException...). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ids.h"
+#include "tasks/tasks_internal.h"
+
+#define FAIL(call, code, ...) sl_json_fail(call, 400, code, __VA_ARGS__)
+
+static void internal(sl_json_call *call) {
+    sl_json_fail(call, 500, "ServerException", "The store failed; see the daemon's log.");
+}
+
+static char *col(sqlite3_stmt *st, int i) {
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? sl_xstrdup((const char *)s) : NULL;
+}
+
+/* ---- clusters ---- */
+
+static json_t *cluster_doc(sl_tasks *t, const char *name, const char *status) {
+    char arn[300];
+    ecs_arn(t, "cluster", name, arn, sizeof arn);
+    int running = 0, pending = 0, instances = 0;
+    sqlite3 *db = sl_store_reader(t->store);
+    sqlite3_stmt *st = sl_store_cached(
+        db, "SELECT last_status, COUNT(*) FROM ecs_tasks WHERE cluster = ?1 AND last_status != "
+            "'STOPPED' GROUP BY last_status");
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *ls = (const char *)sqlite3_column_text(st, 0);
+            if (!strcmp(ls, "RUNNING")) running += sqlite3_column_int(st, 1);
+            else pending += sqlite3_column_int(st, 1);
+        }
+        sqlite3_reset(st);
+    }
+    st = sl_store_cached(db, "SELECT COUNT(*) FROM ecs_container_instances WHERE cluster = ?1 "
+                             "AND status = 'ACTIVE'");
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) instances = sqlite3_column_int(st, 0);
+        sqlite3_reset(st);
+    }
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:[], s:[], s:[], s:[]}", "clusterArn",
+                     arn, "clusterName", name, "status", status,
+                     "registeredContainerInstancesCount", instances, "runningTasksCount", running,
+                     "pendingTasksCount", pending, "activeServicesCount", 0, "statistics", "tags",
+                     "settings", "capacityProviders");
+}
+
+static void op_create_cluster(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *name = sl_json_str(in, "clusterName");
+    if (!name) name = "default";
+    size_t n = strlen(name);
+    bool ok = n > 0 && n <= 255;
+    for (const char *p = name; *p && ok; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             *p == '-' || *p == '_';
+    if (!ok) {
+        FAIL(call, "InvalidParameterException",
+             "Cluster name can only contain letters, numbers, hyphens and underscores (up to "
+             "255).");
+        return;
+    }
+    char arn[300], now[32];
+    ecs_arn(t, "cluster", name, arn, sizeof arn);
+    snprintf(now, sizeof now, "%lld", (long long)sl_now_ms());
+    sl_store_stmt_job j = {.sql = "INSERT INTO ecs_clusters (arn, name, created_ms) VALUES (?1, "
+                                  "?2, ?3) ON CONFLICT(arn) DO UPDATE SET status = 'ACTIVE'",
+                           .args = {arn, name, now},
+                           .nargs = 3};
+    if (sl_store_write(t->store, sl_store_exec_job, &j) < 0) return internal(call);
+    sl_json_reply(call, json_pack("{s:o}", "cluster", cluster_doc(t, name, "ACTIVE")));
+}
+
+static void op_describe_clusters(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    json_t *names = json_object_get(in, "clusters");
+    json_t *out = json_array(), *failures = json_array();
+    if (!names || !json_array_size(names)) {
+        json_array_append_new(out, cluster_doc(t, "default", "ACTIVE"));
+    } else {
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v) {
+            const char *name = ecs_cluster_name(json_string_value(v));
+            if (ecs_cluster_exists(t, name)) {
+                json_array_append_new(out, cluster_doc(t, name, "ACTIVE"));
+            } else {
+                char arn[300];
+                ecs_arn(t, "cluster", name, arn, sizeof arn);
+                json_array_append_new(failures,
+                                      json_pack("{s:s, s:s}", "arn", arn, "reason", "MISSING"));
+            }
+        }
+    }
+    sl_json_reply(call, json_pack("{s:o, s:o}", "clusters", out, "failures", failures));
+}
+
+static void op_list_clusters(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    (void)in;
+    sqlite3 *db = sl_store_reader(t->store);
+    sqlite3_stmt *st =
+        sl_store_cached(db, "SELECT arn FROM ecs_clusters WHERE status = 'ACTIVE' ORDER BY name");
+    if (!st) return internal(call);
+    json_t *arns = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arns, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    sl_json_reply(call, json_pack("{s:o}", "clusterArns", arns));
+}
+
+static void op_delete_cluster(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *ref = sl_json_str_req(call, in, "cluster");
+    if (!ref) return;
+    const char *name = ecs_cluster_name(ref);
+    if (!ecs_cluster_exists(t, name)) {
+        FAIL(call, "ClusterNotFoundException", "Cluster not found.");
+        return;
+    }
+    json_t *doc = cluster_doc(t, name, "INACTIVE");
+    if (json_integer_value(json_object_get(doc, "runningTasksCount")) +
+            json_integer_value(json_object_get(doc, "pendingTasksCount")) >
+        0) {
+        json_decref(doc);
+        FAIL(call, "ClusterContainsTasksException",
+             "The Cluster cannot be deleted while Tasks are active.");
+        return;
+    }
+    if (json_integer_value(json_object_get(doc, "registeredContainerInstancesCount")) > 0) {
+        json_decref(doc);
+        FAIL(call, "ClusterContainsContainerInstancesException",
+             "The Cluster cannot be deleted while Container Instances are active or draining.");
+        return;
+    }
+    sl_store_stmt_job j = {.sql = "UPDATE ecs_clusters SET status = 'INACTIVE' WHERE name = ?1",
+                           .args = {name},
+                           .nargs = 1};
+    if (sl_store_write(t->store, sl_store_exec_job, &j) < 0) {
+        json_decref(doc);
+        return internal(call);
+    }
+    sl_json_reply(call, json_pack("{s:o}", "cluster", doc));
+}
+
+/* ---- task definitions ---- */
+
+typedef struct {
+    const char *family;
+    json_t *doc; /* revision and ARN filled in by the job */
+    sl_tasks *t;
+    int64_t now;
+} register_job;
+
+static int register_write(sqlite3 *db, void *arg) {
+    register_job *j = arg;
+    sqlite3_stmt *st = sl_store_cached(
+        db, "SELECT COALESCE(MAX(revision), 0) FROM ecs_task_definitions WHERE family = ?1");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, j->family, -1, SQLITE_STATIC);
+    int rev = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) + 1 : 1;
+    sqlite3_reset(st);
+    char rest[300], arn[400];
+    snprintf(rest, sizeof rest, "%s:%d", j->family, rev);
+    ecs_arn(j->t, "task-definition", rest, arn, sizeof arn);
+    json_object_set_new(j->doc, "taskDefinitionArn", json_string(arn));
+    json_object_set_new(j->doc, "revision", json_integer(rev));
+    char *text = json_dumps(j->doc, JSON_COMPACT);
+    st = sl_store_cached(db, "INSERT INTO ecs_task_definitions (family, revision, doc, "
+                             "registered_ms) VALUES (?1, ?2, ?3, ?4)");
+    if (!st) {
+        free(text);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, j->family, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, rev);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, j->now);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    free(text);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static bool valid_family(const char *f) {
+    size_t n = strlen(f);
+    if (!n || n > 255) return false;
+    for (; *f; f++)
+        if (!((*f >= 'a' && *f <= 'z') || (*f >= 'A' && *f <= 'Z') || (*f >= '0' && *f <= '9') ||
+              *f == '-' || *f == '_'))
+            return false;
+    return true;
+}
+
+static void op_register_task_definition(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *family = sl_json_str_req(call, in, "family");
+    if (!family) return;
+    if (!valid_family(family)) {
+        FAIL(call, "ClientException",
+             "Family contains invalid characters (letters, numbers, hyphens and underscores, up "
+             "to 255).");
+        return;
+    }
+    json_t *defs = json_object_get(in, "containerDefinitions");
+    if (!json_is_array(defs) || !json_array_size(defs)) {
+        FAIL(call, "ClientException", "Container list cannot be empty.");
+        return;
+    }
+    json_t *cdefs = json_array();
+    size_t i;
+    json_t *d;
+    bool essential_any = false;
+    json_array_foreach(defs, i, d) {
+        const char *name = json_string_value(json_object_get(d, "name"));
+        const char *image = json_string_value(json_object_get(d, "image"));
+        if (!name || !*name) {
+            json_decref(cdefs);
+            FAIL(call, "ClientException", "Container.name should not be null or empty.");
+            return;
+        }
+        if (!image || !*image) {
+            json_decref(cdefs);
+            FAIL(call, "ClientException", "Container.image should not be null or empty.");
+            return;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const char *other = json_string_value(json_object_get(json_array_get(defs, j), "name"));
+            if (other && !strcmp(other, name)) {
+                json_decref(cdefs);
+                FAIL(call, "ClientException", "Container names must be unique: %s", name);
+                return;
+            }
+        }
+        json_t *c = json_deep_copy(d);
+        static const char *const arrays[] = {"portMappings", "environment", "mountPoints",
+                                             "volumesFrom", "systemControls"};
+        for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++)
+            if (!json_object_get(c, arrays[a])) json_object_set_new(c, arrays[a], json_array());
+        if (!json_object_get(c, "cpu")) json_object_set_new(c, "cpu", json_integer(0));
+        if (!json_object_get(c, "essential")) json_object_set_new(c, "essential", json_true());
+        if (json_is_true(json_object_get(c, "essential"))) essential_any = true;
+        json_array_append_new(cdefs, c);
+    }
+    if (!essential_any) {
+        json_decref(cdefs);
+        FAIL(call, "ClientException", "At least one essential container is required.");
+        return;
+    }
+    int64_t now = sl_now_ms();
+    json_t *doc = json_object();
+    json_object_set_new(doc, "containerDefinitions", cdefs);
+    json_object_set_new(doc, "family", json_string(family));
+    static const char *const copy[] = {"taskRoleArn", "executionRoleArn", "networkMode",
+                                       "cpu",         "memory",           "pidMode",
+                                       "ipcMode",     "runtimePlatform",  "ephemeralStorage"};
+    for (size_t a = 0; a < sizeof copy / sizeof copy[0]; a++)
+        if (json_object_get(in, copy[a]))
+            json_object_set(doc, copy[a], json_object_get(in, copy[a]));
+    json_t *v = json_object_get(in, "volumes");
+    json_object_set(doc, "volumes", v ? v : json_array());
+    if (!v) json_decref(json_object_get(doc, "volumes"));
+    json_object_set_new(doc, "status", json_string("ACTIVE"));
+    json_object_set_new(doc, "requiresAttributes", json_array());
+    v = json_object_get(in, "placementConstraints");
+    json_object_set_new(doc, "placementConstraints", v ? json_incref(v) : json_array());
+    json_object_set_new(doc, "compatibilities", json_pack("[s,s,s]", "EC2", "EXTERNAL", "FARGATE"));
+    v = json_object_get(in, "requiresCompatibilities");
+    if (v) json_object_set(doc, "requiresCompatibilities", v);
+    json_object_set_new(doc, "registeredAt", json_real(ecs_epoch(now)));
+    char who[128];
+    snprintf(who, sizeof who, "arn:aws:iam::%s:root", t->cfg->account_id);
+    json_object_set_new(doc, "registeredBy", json_string(who));
+    register_job j = {.family = family, .doc = doc, .t = t, .now = now};
+    if (sl_store_write(t->store, register_write, &j) != 0) {
+        json_decref(doc);
+        return internal(call);
+    }
+    json_t *tags = json_object_get(in, "tags");
+    json_t *out = json_pack("{s:o}", "taskDefinition", doc);
+    json_object_set_new(out, "tags", tags ? json_incref(tags) : json_array());
+    sl_json_reply(call, out);
+}
+
+static json_t *taskdef_for_call(sl_tasks *t, sl_json_call *call, json_t *in) {
+    const char *ref = sl_json_str_req(call, in, "taskDefinition");
+    if (!ref) return NULL;
+    json_t *td = ecs_taskdef_get(t, ref, NULL);
+    if (!td) FAIL(call, "ClientException", "Unable to describe task definition.");
+    return td;
+}
+
+static void op_describe_task_definition(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    json_t *td = taskdef_for_call(t, call, in);
+    if (!td) return;
+    sl_json_reply(call, json_pack("{s:o, s:[]}", "taskDefinition", td, "tags"));
+}
+
+static void op_deregister_task_definition(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *ref = sl_json_str_req(call, in, "taskDefinition");
+    if (!ref) return;
+    if (!strchr(strstr(ref, ":task-definition/") ? strstr(ref, ":task-definition/") + 17 : ref,
+                ':')) {
+        FAIL(call, "ClientException", "The specified task definition does not include a revision.");
+        return;
+    }
+    json_t *td = ecs_taskdef_get(t, ref, NULL);
+    if (!td) {
+        FAIL(call, "ClientException", "The specified task definition does not exist.");
+        return;
+    }
+    json_object_set_new(td, "status", json_string("INACTIVE"));
+    json_object_set_new(td, "deregisteredAt", json_real(ecs_epoch(sl_now_ms())));
+    char *text = json_dumps(td, JSON_COMPACT);
+    char rev[32];
+    snprintf(rev, sizeof rev, "%lld",
+             (long long)json_integer_value(json_object_get(td, "revision")));
+    sl_store_stmt_job j = {.sql = "UPDATE ecs_task_definitions SET status = 'INACTIVE', doc = ?3 "
+                                  "WHERE family = ?1 AND revision = CAST(?2 AS INTEGER)",
+                           .args = {json_string_value(json_object_get(td, "family")), rev, text},
+                           .nargs = 3};
+    int rc = sl_store_write(t->store, sl_store_exec_job, &j);
+    free(text);
+    if (rc < 0) {
+        json_decref(td);
+        return internal(call);
+    }
+    sl_json_reply(call, json_pack("{s:o}", "taskDefinition", td));
+}
+
+static void op_list_task_definitions(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *prefix = sl_json_str(in, "familyPrefix");
+    const char *status = sl_json_str(in, "status");
+    const char *sort = sl_json_str(in, "sort");
+    bool desc = sort && !strcmp(sort, "DESC");
+    sqlite3 *db = sl_store_reader(t->store);
+    sqlite3_stmt *st = sl_store_cached(
+        db, desc ? "SELECT family, revision FROM ecs_task_definitions WHERE (?1 IS NULL OR "
+                   "family = ?1) AND status = ?2 ORDER BY family DESC, revision DESC"
+                 : "SELECT family, revision FROM ecs_task_definitions WHERE (?1 IS NULL OR "
+                   "family = ?1) AND status = ?2 ORDER BY family, revision");
+    if (!st) return internal(call);
+    if (prefix) sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, status ? status : "ACTIVE", -1, SQLITE_TRANSIENT);
+    json_t *arns = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char rest[300], arn[400];
+        snprintf(rest, sizeof rest, "%s:%d", sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+        ecs_arn(t, "task-definition", rest, arn, sizeof arn);
+        json_array_append_new(arns, json_string(arn));
+    }
+    sqlite3_reset(st);
+    sl_json_reply(call, json_pack("{s:o}", "taskDefinitionArns", arns));
+}
+
+static void op_list_task_definition_families(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *prefix = sl_json_str(in, "familyPrefix");
+    const char *status = sl_json_str(in, "status");
+    sqlite3 *db = sl_store_reader(t->store);
+    sqlite3_stmt *st = sl_store_cached(
+        db, "SELECT DISTINCT family FROM ecs_task_definitions WHERE (?1 IS NULL OR family LIKE "
+            "?1 || '%') AND (?2 IS NULL OR ?2 = 'ALL' OR status = ?2) ORDER BY family");
+    if (!st) return internal(call);
+    if (prefix) sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, status ? status : "ACTIVE", -1, SQLITE_TRANSIENT);
+    json_t *fams = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(fams, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    sl_json_reply(call, json_pack("{s:o}", "families", fams));
+}
+
+/* ---- tasks ---- */
+
+static void op_run_task(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    char code[64], msg[512];
+    json_t *out = sl_tasks_run(t, in, code, sizeof code, msg, sizeof msg);
+    if (!out) {
+        FAIL(call, code, "%s", msg);
+        return;
+    }
+    sl_json_reply(call, out);
+}
+
+/* A task by ARN or id, from memory or the store; NULL when unknown. */
+static json_t *task_lookup(sl_tasks *t, const char *cluster, const char *ref) {
+    json_t *d = ecs_task_doc(t, ref);
+    if (d) return d;
+    char arn[512];
+    if (strncmp(ref, "arn:", 4) != 0) {
+        char rest[400];
+        snprintf(rest, sizeof rest, "%s/%s", cluster, ref);
+        ecs_arn(t, "task", rest, arn, sizeof arn);
+    } else {
+        snprintf(arn, sizeof arn, "%s", ref);
+    }
+    sqlite3 *db = sl_store_reader(t->store);
+    sqlite3_stmt *st = sl_store_cached(db, "SELECT doc FROM ecs_tasks WHERE arn = ?1");
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        d = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_reset(st);
+    return d;
+}
+
+static void op_describe_tasks(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    json_t *refs = json_object_get(in, "tasks");
+    if (!json_is_array(refs)) {
+        FAIL(call, "InvalidParameterException", "Tasks cannot be empty.");
+        return;
+    }
+    if (json_array_size(refs) > 100) {
+        FAIL(call, "InvalidParameterException", "At most 100 tasks can be described at once.");
+        return;
+    }
+    const char *cluster = ecs_cluster_name(sl_json_str(in, "cluster"));
+    if (!ecs_cluster_exists(t, cluster)) {
+        FAIL(call, "ClusterNotFoundException", "Cluster not found.");
+        return;
+    }
+    json_t *tasks = json_array(), *failures = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(refs, i, r) {
+        const char *ref = json_string_value(r);
+        json_t *d = ref ? task_lookup(t, cluster, ref) : NULL;
+        if (d) json_array_append_new(tasks, d);
+        else
+            json_array_append_new(
+                failures, json_pack("{s:s, s:s}", "arn", ref ? ref : "", "reason", "MISSING"));
+    }
+    sl_json_reply(call, json_pack("{s:o, s:o}", "tasks", tasks, "failures", failures));
+}
+
+static void op_list_tasks(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *cluster = ecs_cluster_name(sl_json_str(in, "cluster"));
+    if (!ecs_cluster_exists(t, cluster)) {
+        FAIL(call, "ClusterNotFoundException", "Cluster not found.");
+        return;
+    }
+    const char *desired = sl_json_str(in, "desiredStatus");
+    if (!desired) desired = "RUNNING";
+    if (strcmp(desired, "RUNNING") && strcmp(desired, "PENDING") && strcmp(desired, "STOPPED")) {
+        FAIL(call, "InvalidParameterException",
+             "desiredStatus must be RUNNING, PENDING or STOPPED");
+        return;
+    }
+    json_t *mr = json_object_get(in, "maxResults");
+    int limit = mr && json_integer_value(mr) > 0 && json_integer_value(mr) <= 100
+                    ? (int)json_integer_value(mr)
+                    : 100;
+    long offset = 0;
+    const char *tok = sl_json_str(in, "nextToken");
+    if (tok) offset = strtol(tok, NULL, 10);
+    const char *family = sl_json_str(in, "family");
+    const char *started_by = sl_json_str(in, "startedBy");
+    const char *lt = sl_json_str(in, "launchType");
+    const char *ci = sl_json_str(in, "containerInstance");
+    sqlite3 *db = sl_store_reader(t->store);
+    sqlite3_stmt *st = sl_store_cached(
+        db, "SELECT arn FROM ecs_tasks WHERE cluster = ?1 AND (desired_status = ?2 OR (?2 = "
+            "'PENDING' AND last_status IN ('PROVISIONING','PENDING'))) AND (?3 IS NULL OR family "
+            "= ?3) AND (?4 IS NULL OR started_by = ?4) AND (?5 IS NULL OR launch_type = ?5) AND "
+            "(?6 IS NULL OR container_instance = ?6) ORDER BY created_ms DESC LIMIT ?7 OFFSET ?8");
+    if (!st) return internal(call);
+    sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, desired, -1, SQLITE_TRANSIENT);
+    if (family) sqlite3_bind_text(st, 3, family, -1, SQLITE_TRANSIENT);
+    if (started_by) sqlite3_bind_text(st, 4, started_by, -1, SQLITE_TRANSIENT);
+    if (lt) sqlite3_bind_text(st, 5, lt, -1, SQLITE_TRANSIENT);
+    if (ci) sqlite3_bind_text(st, 6, ci, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 7, limit + 1);
+    sqlite3_bind_int64(st, 8, offset);
+    json_t *arns = json_array();
+    int n = 0;
+    bool more = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        json_array_append_new(arns, json_string((const char *)sqlite3_column_text(st, 0)));
+        n++;
+    }
+    sqlite3_reset(st);
+    json_t *out = json_pack("{s:o}", "taskArns", arns);
+    if (more) {
+        char nt[32];
+        snprintf(nt, sizeof nt, "%ld", offset + limit);
+        json_object_set_new(out, "nextToken", json_string(nt));
+    }
+    sl_json_reply(call, out);
+}
+
+static void op_stop_task(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *ref = sl_json_str_req(call, in, "task");
+    if (!ref) return;
+    const char *cluster = ecs_cluster_name(sl_json_str(in, "cluster"));
+    if (!ecs_cluster_exists(t, cluster)) {
+        FAIL(call, "ClusterNotFoundException", "Cluster not found.");
+        return;
+    }
+    json_t *d = task_lookup(t, cluster, ref);
+    if (!d) {
+        FAIL(call, "InvalidParameterException", "The referenced task was not found.");
+        return;
+    }
+    const char *reason = sl_json_str(in, "reason");
+    ecs_task_stop(t, json_string_value(json_object_get(d, "taskArn")), reason);
+    if (strcmp(json_string_value(json_object_get(d, "lastStatus")), "STOPPED") != 0) {
+        json_object_set_new(d, "desiredStatus", json_string("STOPPED"));
+        json_object_set_new(d, "stopCode", json_string("UserInitiated"));
+        json_object_set_new(d, "stoppedReason",
+                            json_string(reason ? reason : "Task stopped by user"));
+    }
+    sl_json_reply(call, json_pack("{s:o}", "task", d));
+}
+
+/* ---- tags ---- */
+
+static void op_tag_resource(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *arn = sl_json_str_req(call, in, "resourceArn");
+    if (!arn) return;
+    size_t i;
+    json_t *tag;
+    json_array_foreach(json_object_get(in, "tags"), i, tag) {
+        const char *k = json_string_value(json_object_get(tag, "key"));
+        const char *v = json_string_value(json_object_get(tag, "value"));
+        if (!k) continue;
+        sl_store_stmt_job j = {.sql = "INSERT OR REPLACE INTO ecs_tags (arn, key, value) VALUES "
+                                      "(?1, ?2, ?3)",
+                               .args = {arn, k, v ? v : ""},
+                               .nargs = 3};
+        if (sl_store_write(t->store, sl_store_exec_job, &j) < 0) return internal(call);
+    }
+    sl_json_reply(call, NULL);
+}
+
+static void op_untag_resource(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *arn = sl_json_str_req(call, in, "resourceArn");
+    if (!arn) return;
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(in, "tagKeys"), i, k) {
+        sl_store_stmt_job j = {.sql = "DELETE FROM ecs_tags WHERE arn = ?1 AND key = ?2",
+                               .args = {arn, json_string_value(k)},
+                               .nargs = 2};
+        if (sl_store_write(t->store, sl_store_exec_job, &j) < 0) return internal(call);
+    }
+    sl_json_reply(call, NULL);
+}
+
+static void op_list_tags(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    const char *arn = sl_json_str_req(call, in, "resourceArn");
+    if (!arn) return;
+    sqlite3 *db = sl_store_reader(t->store);
+    sqlite3_stmt *st =
+        sl_store_cached(db, "SELECT key, value FROM ecs_tags WHERE arn = ?1 ORDER BY key");
+    if (!st) return internal(call);
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    json_t *tags = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char *k = col(st, 0), *v = col(st, 1);
+        json_array_append_new(tags, json_pack("{s:s, s:s}", "key", k, "value", v ? v : ""));
+        free(k);
+        free(v);
+    }
+    sqlite3_reset(st);
+    sl_json_reply(call, json_pack("{s:o}", "tags", tags));
+}
+
+static const sl_json_op ops[] = {
+    {"CreateCluster", op_create_cluster},
+    {"DescribeClusters", op_describe_clusters},
+    {"ListClusters", op_list_clusters},
+    {"DeleteCluster", op_delete_cluster},
+    {"RegisterTaskDefinition", op_register_task_definition},
+    {"DescribeTaskDefinition", op_describe_task_definition},
+    {"DeregisterTaskDefinition", op_deregister_task_definition},
+    {"ListTaskDefinitions", op_list_task_definitions},
+    {"ListTaskDefinitionFamilies", op_list_task_definition_families},
+    {"RunTask", op_run_task},
+    {"DescribeTasks", op_describe_tasks},
+    {"ListTasks", op_list_tasks},
+    {"StopTask", op_stop_task},
+    {"TagResource", op_tag_resource},
+    {"UntagResource", op_untag_resource},
+    {"ListTagsForResource", op_list_tags},
+    {NULL, NULL},
+};
+
+void ecs_api_init(sl_tasks *t) {
+    t->json = (sl_json_service){.target_prefix = "AmazonEC2ContainerServiceV20141113",
+                                .content_type = "application/x-amz-json-1.1",
+                                .ops = ops,
+                                .svc = t,
+                                .credentials = t->credentials};
+}

@@ -1,0 +1,161 @@
+/* tasks_internal: what the ECS files share.
+ *
+ *   tasks.c     the service's lifetime, ARNs, the default cluster
+ *   catalog.c   clusters and task definitions in the store
+ *   runner.c    tasks: RunTask's checks, the lifecycle thread (containers started through the
+ *               supervisor, exits, stops, logs, statuses), documents in the API's shapes
+ *   launch.c    what a container is started with: image → driver (aliases), argv, the task's
+ *               environment (endpoint, credentials, metadata URI, files, secrets), limits
+ *   metadata.c  the task metadata endpoint (ECS_CONTAINER_METADATA_URI_V4)
+ *   api.c       the JSON 1.1 wire
+ *
+ * All task state changes happen on the runner thread; API threads read documents under the
+ * lock and post requests (start, stop) to the runner's queue. */
+#ifndef SL_TASKS_INTERNAL_H
+#define SL_TASKS_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/json_proto.h"
+#include "store/store.h"
+#include "tasks/container.h"
+#include "tasks/tasks.h"
+
+typedef struct ecs_line {
+    int64_t ts;
+    char *text;
+} ecs_line;
+
+typedef struct ecs_container {
+    struct ecs_task *task;
+    int index;
+    char *name, *image, *arn;
+    json_t *def; /* the container definition with the task's overrides applied */
+    bool essential;
+    const char *last_status; /* PENDING, RUNNING, STOPPED */
+    bool has_exit;
+    int exit_code;
+    char *reason;
+    int pid;
+    sl_container *handle;
+    int64_t started_ms;
+    /* awslogs */
+    char *log_group, *log_stream;
+    bool log_create_group;
+    pthread_mutex_t lines_mu; /* the supervisor appends, the runner flushes */
+    ecs_line *lines;
+    size_t nlines, cap_lines;
+} ecs_container;
+
+typedef struct ecs_waiter {
+    void (*fn)(void *ctx, json_t *task);
+    void *ctx;
+    struct ecs_waiter *next;
+} ecs_waiter;
+
+typedef struct ecs_task {
+    struct sl_tasks *svc;
+    char *arn, *id, *cluster_arn, *cluster_name, *taskdef_arn, *family;
+    int revision;
+    json_t *taskdef; /* the TaskDefinition document */
+    json_t *overrides, *tags;
+    char *launch_type, *started_by, *group, *cpu, *memory;
+    const char *last_status, *desired_status;
+    const char *stop_code;
+    char *stopped_reason;
+    int64_t created, pull_started, pull_stopped, started, stopping, execution_stopped, stopped;
+    int version;
+    ecs_container *containers;
+    size_t ncontainers;
+    size_t running; /* containers started and not yet exited */
+    char access_key[21], secret[41];
+    char workdir[1200];
+    json_t *doc; /* the Task shape, rebuilt on every change (under the lock) */
+    ecs_waiter *waiters;
+    bool start_queued;
+    struct ecs_task *next;
+} ecs_task;
+
+typedef enum {
+    EV_START,
+    EV_EXIT,
+    EV_STOP
+} ecs_event_kind;
+
+typedef struct ecs_event {
+    ecs_event_kind kind;
+    ecs_task *task;
+    int container;
+    sl_container_exit exit;
+    char *reason;
+    struct ecs_event *next;
+} ecs_event;
+
+struct sl_tasks {
+    const sl_config *cfg;
+    sl_store *store;
+    struct sl_credentials *credentials;
+    struct sl_logs *logs;
+    struct sl_objects *objects;
+    sl_json_service json;
+    char *endpoint;      /* http://host:port */
+    char data_dir[1024]; /* absolute: tasks run elsewhere */
+    json_t *aliases;
+    sl_supervisor *supervisor;
+    char supervisor_err[256];
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ecs_task *tasks; /* in memory: every task not yet forgotten */
+    ecs_event *queue, *queue_tail;
+    pthread_t thread;
+    bool started, stopping;
+};
+
+/* tasks.c */
+void ecs_arn(const sl_tasks *t, const char *kind, const char *rest, char *out, size_t n);
+const char *ecs_cluster_name(const char *name_or_arn); /* "default" for NULL */
+double ecs_epoch(int64_t ms);
+
+/* catalog.c */
+bool ecs_cluster_exists(sl_tasks *t, const char *name);
+/* The ACTIVE (or named) revision's document: "family", "family:rev" or an ARN. NULL when
+ * there is none; *inactive set when the revision exists but was deregistered. */
+json_t *ecs_taskdef_get(sl_tasks *t, const char *ref, bool *inactive);
+int ecs_catalog_init(sl_tasks *t, char *err, size_t errlen);
+
+/* launch.c */
+typedef struct {
+    char *image;      /* the driver's image: host, sandbox, oci:..., or a Docker image */
+    char **argv;      /* NULL-terminated */
+    char **envp;      /* NULL-terminated */
+    char reason[512]; /* why it cannot start (CannotPullContainerError...) */
+} ecs_launch;
+/* Resolves what container c starts with. false with l->reason when it cannot start. */
+bool ecs_launch_prepare(sl_tasks *t, ecs_container *c, ecs_launch *l);
+void ecs_launch_free(ecs_launch *l);
+/* Checks at RunTask time that the image can run here; false with reason. */
+bool ecs_image_runnable(sl_tasks *t, const char *image, char *reason, size_t n);
+
+/* runner.c */
+int ecs_runner_start(sl_tasks *t, char *err, size_t errlen);
+void ecs_runner_stop(sl_tasks *t);
+int ecs_runner_recover(sl_tasks *t);
+/* Copies of documents (caller decrefs): a task in memory by ARN or id, else NULL. */
+json_t *ecs_task_doc(sl_tasks *t, const char *arn_or_id);
+void ecs_task_stop(sl_tasks *t, const char *arn, const char *reason);
+/* Metadata endpoint documents (v4 shapes); NULL when unknown. */
+json_t *ecs_metadata(sl_tasks *t, const char *task_id, const char *container, bool task_level);
+
+/* metadata.c */
+void ecs_metadata_begin(sl_req *req, void *svc);
+
+/* api.c */
+void ecs_api_init(sl_tasks *t);
+
+#endif
