@@ -76,6 +76,8 @@ static void doc_refresh(ecs_task *k) {
     if (k->cpu) json_object_set_new(o, "cpu", json_string(k->cpu));
     if (k->memory) json_object_set_new(o, "memory", json_string(k->memory));
     if (k->started_by) json_object_set_new(o, "startedBy", json_string(k->started_by));
+    if (k->instance_arn)
+        json_object_set_new(o, "containerInstanceArn", json_string(k->instance_arn));
     json_object_set(o, "overrides", k->overrides);
     json_object_set(o, "tags", k->tags);
     json_object_set_new(o, "attachments", json_array());
@@ -135,7 +137,7 @@ static json_t *state_change_event(sl_tasks *t, json_t *doc) {
 
 typedef struct {
     bool insert;
-    char *arn, *cluster, *family, *started_by, *launch_type, *desired, *last;
+    char *arn, *cluster, *family, *started_by, *launch_type, *desired, *last, *instance;
     char *doc, *runtime;
     int64_t created;
     json_t *event;
@@ -147,7 +149,8 @@ static int persist_write(sqlite3 *db, void *arg) {
     if (j->insert) {
         st = sl_store_cached(db, "INSERT INTO ecs_tasks (arn, cluster, family, started_by, "
                                  "launch_type, desired_status, last_status, created_ms, doc, "
-                                 "runtime) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                                 "runtime, container_instance) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                 "?7, ?8, ?9, ?10, ?11)");
         if (!st) return -1;
         sqlite3_bind_text(st, 1, j->arn, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, j->cluster, -1, SQLITE_STATIC);
@@ -159,6 +162,7 @@ static int persist_write(sqlite3 *db, void *arg) {
         sqlite3_bind_int64(st, 8, j->created);
         sqlite3_bind_text(st, 9, j->doc, -1, SQLITE_STATIC);
         if (j->runtime) sqlite3_bind_text(st, 10, j->runtime, -1, SQLITE_STATIC);
+        if (j->instance) sqlite3_bind_text(st, 11, j->instance, -1, SQLITE_STATIC);
     } else {
         st = sl_store_cached(db, "UPDATE ecs_tasks SET desired_status = ?2, last_status = ?3, "
                                  "doc = ?4, runtime = ?5 WHERE arn = ?1");
@@ -210,6 +214,7 @@ static int persist(sl_tasks *t, ecs_task *k, bool insert, bool status_changed) {
                      .desired = (char *)k->desired_status,
                      .last = (char *)k->last_status,
                      .created = k->created,
+                     .instance = k->instance_arn,
                      .doc = json_dumps(k->doc, JSON_COMPACT),
                      .runtime = runtime_of(k),
                      .event = status_changed ? state_change_event(t, k->doc) : NULL};
@@ -294,6 +299,8 @@ static void flush_logs(sl_tasks *t, ecs_task *k) {
 
 /* ---- lifecycle (runner thread) ---- */
 
+static void container_exited(sl_tasks *t, ecs_task *k, int idx, const sl_container_exit *x);
+
 static void task_free(ecs_task *k) {
     for (size_t i = 0; i < k->ncontainers; i++) {
         ecs_container *c = &k->containers[i];
@@ -325,6 +332,7 @@ static void task_free(ecs_task *k) {
     free(k->cpu);
     free(k->memory);
     free(k->stopped_reason);
+    free(k->instance_arn);
     json_decref(k->doc);
     free(k);
 }
@@ -369,6 +377,10 @@ static void task_finish(sl_tasks *t, ecs_task *k) {
 }
 
 static void stop_containers(ecs_task *k) {
+    if (k->instance_arn) {
+        ecs_agent_send_stop(k->svc, k->instance_arn, k->arn);
+        return;
+    }
     for (size_t i = 0; i < k->ncontainers; i++) {
         ecs_container *c = &k->containers[i];
         if (c->handle && !c->has_exit) sl_container_stop(c->handle);
@@ -386,7 +398,129 @@ static void begin_stopping(sl_tasks *t, ecs_task *k, const char *code, const cha
     stop_containers(k);
 }
 
+/* EXTERNAL: the containers' launch specs go to the agent, which reports back. */
+static void task_start_external(sl_tasks *t, ecs_task *k) {
+    k->last_status = "PENDING";
+    k->pull_started = sl_now_ms();
+    persist(t, k, false, true);
+    int64_t expires = sl_now_ms() + 7 * 24 * 3600 * 1000LL;
+    sl_credentials_issue(t->credentials, expires, k->access_key, k->secret);
+    json_t *cs = json_array();
+    for (size_t i = 0; i < k->ncontainers; i++) {
+        ecs_container *c = &k->containers[i];
+        ecs_launch l;
+        if (!ecs_launch_prepare(t, c, &l)) {
+            c->reason = sl_xstrdup(l.reason);
+            ecs_launch_free(&l);
+            json_decref(cs);
+            for (size_t j = 0; j < k->ncontainers; j++) k->containers[j].last_status = "STOPPED";
+            begin_stopping(t, k, "TaskFailedToStart", "Task failed to start");
+            task_finish(t, k);
+            return;
+        }
+        json_t *argv = json_array(), *env = json_array();
+        for (char **p = l.argv; p && *p; p++) json_array_append_new(argv, json_string(*p));
+        for (char **p = l.envp; p && *p; p++) json_array_append_new(env, json_string(*p));
+        json_t *mem = json_object_get(c->def, "memory");
+        json_t *res = json_object_get(c->def, "memoryReservation");
+        json_t *cpu = json_object_get(c->def, "cpu");
+        json_t *sto = json_object_get(c->def, "stopTimeout");
+        json_array_append_new(
+            cs, json_pack(
+                    "{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:b}", "name", c->name, "image",
+                    l.image, "argv", argv, "env", env, "cpuUnits",
+                    (json_int_t)(cpu ? json_integer_value(cpu) : 0), "memoryMiB",
+                    (json_int_t)(mem ? json_integer_value(mem) : (k->memory ? atoi(k->memory) : 0)),
+                    "memoryReservationMiB", (json_int_t)(res ? json_integer_value(res) : 0),
+                    "stopTimeoutSeconds", (json_int_t)(sto ? json_integer_value(sto) : 30),
+                    "noNetwork", json_is_true(json_object_get(c->def, "disableNetworking")),
+                    "essential", c->essential));
+        ecs_launch_free(&l);
+    }
+    json_t *entry =
+        json_pack("{s:s, s:s, s:o}", "taskArn", k->arn, "taskId", k->id, "containers", cs);
+    ecs_agent_send_start(t, k->instance_arn, entry);
+    json_decref(entry);
+    k->pull_stopped = sl_now_ms();
+}
+
+/* An agent's report: containers RUNNING or STOPPED (with exit code or reason). */
+static void apply_report(sl_tasks *t, ecs_task *k, json_t *containers) {
+    if (!strcmp(k->last_status, "STOPPED")) return;
+    size_t n;
+    json_t *r;
+    bool changed = false;
+    json_array_foreach(containers, n, r) {
+        const char *name = json_string_value(json_object_get(r, "name"));
+        const char *status = json_string_value(json_object_get(r, "status"));
+        if (!name || !status) continue;
+        for (size_t i = 0; i < k->ncontainers; i++) {
+            ecs_container *c = &k->containers[i];
+            if (strcmp(c->name, name) != 0) continue;
+            if (!strcmp(status, "RUNNING") && !strcmp(c->last_status, "PENDING")) {
+                c->last_status = "RUNNING";
+                json_t *pid = json_object_get(r, "pid");
+                c->pid = pid ? (int)json_integer_value(pid) : 0;
+                c->started_ms = sl_now_ms();
+                k->running++;
+                changed = true;
+            } else if (!strcmp(status, "STOPPED") && strcmp(c->last_status, "STOPPED") != 0) {
+                sl_container_exit x = {.exit_code = -1};
+                json_t *code = json_object_get(r, "exitCode");
+                const char *reason = json_string_value(json_object_get(r, "reason"));
+                bool never_ran = !strcmp(c->last_status, "PENDING");
+                if (code) x.exit_code = (int)json_integer_value(code);
+                x.start_failed = !code && never_ran;
+                if (reason) snprintf(x.reason, sizeof x.reason, "%s", reason);
+                if (never_ran) k->running++; /* container_exited counts it down */
+                bool last = k->running <= 1;
+                container_exited(t, k, (int)i, &x);
+                if (last) return; /* the task finished and is freed */
+            }
+        }
+    }
+    if (changed && strcmp(k->last_status, "RUNNING") != 0) {
+        k->last_status = "RUNNING";
+        k->started = sl_now_ms();
+        persist(t, k, false, true);
+    } else if (changed) {
+        persist(t, k, false, false);
+    }
+}
+
+/* The agent is gone: its tasks end. */
+static void instance_lost(sl_tasks *t, const char *instance_arn) {
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        ecs_task *k = t->tasks;
+        while (k && (!k->instance_arn || strcmp(k->instance_arn, instance_arn) ||
+                     !strcmp(k->last_status, "STOPPED")))
+            k = k->next;
+        pthread_mutex_unlock(&t->mu);
+        if (!k) return;
+        k->desired_status = "STOPPED";
+        k->stop_code = "TerminationNotice";
+        free(k->stopped_reason);
+        k->stopped_reason = sl_xstrdup("The container instance's agent stopped responding; its "
+                                       "tasks are lost");
+        if (!k->stopping) k->stopping = sl_now_ms();
+        for (size_t i = 0; i < k->ncontainers; i++) {
+            ecs_container *c = &k->containers[i];
+            if (strcmp(c->last_status, "STOPPED") != 0) {
+                c->last_status = "STOPPED";
+                if (!c->reason) c->reason = sl_xstrdup("Container instance agent disconnected");
+            }
+        }
+        k->running = 0;
+        task_finish(t, k);
+    }
+}
+
 static void task_start(sl_tasks *t, ecs_task *k) {
+    if (k->instance_arn && strcmp(k->desired_status, "STOPPED") != 0) {
+        task_start_external(t, k);
+        return;
+    }
     if (!strcmp(k->desired_status, "STOPPED")) { /* stopped before it started */
         for (size_t i = 0; i < k->ncontainers; i++) k->containers[i].last_status = "STOPPED";
         task_finish(t, k);
@@ -487,6 +621,8 @@ static void handle(sl_tasks *t, ecs_event *ev) {
     switch (ev->kind) {
     case EV_START: task_start(t, k); break;
     case EV_EXIT: container_exited(t, k, ev->container, &ev->exit); break;
+    case EV_REPORT: apply_report(t, k, ev->report); break;
+    case EV_LOST: instance_lost(t, ev->reason); break;
     case EV_STOP:
         if (!strcmp(k->last_status, "STOPPED")) break;
         if (!strcmp(k->last_status, "PROVISIONING")) {
@@ -525,10 +661,17 @@ static void *runner_main(void *arg) {
                 running[nrun++] = k;
         pthread_mutex_unlock(&t->mu);
         for (size_t i = 0; i < nrun; i++) flush_logs(t, running[i]);
+        ecs_agents_tick(t);
+        json_t *lost = ecs_agents_expire(t);
+        size_t li;
+        json_t *la;
+        json_array_foreach(lost, li, la) { instance_lost(t, json_string_value(la)); }
+        json_decref(lost);
         for (ecs_event *nx; ev; ev = nx) {
             nx = ev->next;
             handle(t, ev);
             free(ev->reason);
+            json_decref(ev->report);
             free(ev);
         }
         pthread_mutex_lock(&t->mu);
@@ -582,17 +725,6 @@ static json_t *failure(const char *arn, const char *reason, const char *detail) 
     json_t *f = json_pack("{s:s, s:s}", "arn", arn, "reason", reason);
     if (detail) json_object_set_new(f, "detail", json_string(detail));
     return f;
-}
-
-static bool has_agents(sl_tasks *t, const char *cluster) {
-    sqlite3 *db = sl_store_reader(t->store);
-    sqlite3_stmt *st = sl_store_cached(
-        db, "SELECT 1 FROM ecs_container_instances WHERE cluster = ?1 AND status = 'ACTIVE'");
-    if (!st) return false;
-    sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-    bool ok = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
-    return ok;
 }
 
 static json_t *find_override(json_t *overrides, const char *name) {
@@ -761,9 +893,10 @@ json_t *sl_tasks_run(sl_tasks *t, json_t *req, char *code, size_t codelen, char 
     /* what cannot run here is answered in failures, as ECS answers what cannot be placed */
     char reason[600] = "";
     const char *why = NULL;
-    if (!strcmp(lt, "EXTERNAL") && !has_agents(t, cluster)) {
+    char instance[400] = "";
+    if (!strcmp(lt, "EXTERNAL") && !ecs_agent_pick(t, cluster, instance, sizeof instance)) {
         why = "No Container Instances were found in your cluster.";
-    } else if (!t->supervisor) {
+    } else if (!t->supervisor && strcmp(lt, "EXTERNAL") != 0) {
         snprintf(reason, sizeof reason, "Tasks cannot run on this machine: %s", t->supervisor_err);
         why = "RESOURCE:CPU";
     } else {
@@ -786,6 +919,7 @@ json_t *sl_tasks_run(sl_tasks *t, json_t *req, char *code, size_t codelen, char 
             continue;
         }
         ecs_task *k = task_new(t, td, req, cluster, lt);
+        if (instance[0]) k->instance_arn = sl_xstrdup(instance);
         if (persist(t, k, true, true) != 0) {
             json_array_append_new(failures, failure(k->arn, "INTERNAL", "the store failed"));
             task_free(k);
@@ -872,6 +1006,61 @@ bool sl_tasks_when_stopped(sl_tasks *t, const char *task_arn, void (*fn)(void *c
     return stopped;
 }
 
+void ecs_task_report(sl_tasks *t, const char *task_arn, json_t *containers) {
+    pthread_mutex_lock(&t->mu);
+    ecs_task *k = find_locked(t, task_arn);
+    pthread_mutex_unlock(&t->mu);
+    if (!k) return;
+    ecs_event *ev = sl_xcalloc(1, sizeof *ev);
+    ev->kind = EV_REPORT;
+    ev->task = k;
+    ev->report = json_incref(containers);
+    post(t, ev);
+}
+
+int ecs_task_log_lines(sl_tasks *t, const char *task_arn, const char *container, json_t *lines,
+                       char *err, size_t errlen) {
+    char group[512] = "", stream[700] = "";
+    bool create = false;
+    pthread_mutex_lock(&t->mu);
+    ecs_task *k = find_locked(t, task_arn);
+    for (size_t i = 0; k && i < k->ncontainers; i++) {
+        ecs_container *c = &k->containers[i];
+        if (!strcmp(c->name, container) && c->log_group) {
+            snprintf(group, sizeof group, "%s", c->log_group);
+            snprintf(stream, sizeof stream, "%s", c->log_stream);
+            create = c->log_create_group;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (!k) {
+        snprintf(err, errlen, "no such task %s", task_arn);
+        return -1;
+    }
+    if (!group[0] || !t->logs) return 0; /* no awslogs: dropped */
+    size_t n = json_array_size(lines);
+    if (!n) return 0;
+    sl_log_line *ll = sl_xcalloc(n, sizeof *ll);
+    for (size_t i = 0; i < n; i++) {
+        json_t *l = json_array_get(lines, i);
+        const char *m = json_string_value(json_object_get(l, "message"));
+        ll[i] = (sl_log_line){json_integer_value(json_object_get(l, "timestamp")), m ? m : "",
+                              m ? strlen(m) : 0};
+    }
+    int rc = sl_logs_append(t->logs, group, stream, create, ll, n, err, errlen);
+    free(ll);
+    return rc;
+}
+
+bool ecs_task_wanted(sl_tasks *t, const char *task_arn, const char *instance_arn) {
+    pthread_mutex_lock(&t->mu);
+    ecs_task *k = find_locked(t, task_arn);
+    bool ok = k && k->instance_arn && !strcmp(k->instance_arn, instance_arn) &&
+              strcmp(k->last_status, "STOPPED") != 0;
+    pthread_mutex_unlock(&t->mu);
+    return ok;
+}
+
 /* ---- the metadata endpoint's documents ---- */
 
 static json_t *container_meta(ecs_task *k, ecs_container *c) {
@@ -944,9 +1133,76 @@ json_t *ecs_metadata(sl_tasks *t, const char *task_id, const char *container, bo
 
 /* ---- restart ---- */
 
+/* An EXTERNAL task from its stored document, so its agent's reports land after a restart. */
+static void adopt_external(sl_tasks *t, json_t *doc, const char *instance) {
+    const char *tdarn = json_string_value(json_object_get(doc, "taskDefinitionArn"));
+    json_t *td = tdarn ? ecs_taskdef_get(t, tdarn, NULL) : NULL;
+    if (!td) return;
+    json_t *req =
+        json_pack("{s:O?, s:O?, s:O?, s:O?}", "overrides", json_object_get(doc, "overrides"),
+                  "tags", json_object_get(doc, "tags"), "startedBy",
+                  json_object_get(doc, "startedBy"), "group", json_object_get(doc, "group"));
+    const char *cluster_arn = json_string_value(json_object_get(doc, "clusterArn"));
+    ecs_task *k = task_new(t, td, req, ecs_cluster_name(cluster_arn), "EXTERNAL");
+    json_decref(req);
+    json_decref(td);
+    const char *arn = json_string_value(json_object_get(doc, "taskArn"));
+    free(k->arn);
+    k->arn = sl_xstrdup(arn);
+    free(k->id);
+    k->id = sl_xstrdup(strrchr(arn, '/') + 1);
+    k->instance_arn = sl_xstrdup(instance);
+    static const char *const statuses[] = {"PROVISIONING", "PENDING",  "ACTIVATING",    "RUNNING",
+                                           "DEACTIVATING", "STOPPING", "DEPROVISIONING"};
+    const char *ls = json_string_value(json_object_get(doc, "lastStatus"));
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+        if (ls && !strcmp(ls, statuses[i])) k->last_status = statuses[i];
+    const char *ds = json_string_value(json_object_get(doc, "desiredStatus"));
+    k->desired_status = ds && !strcmp(ds, "STOPPED") ? "STOPPED" : "RUNNING";
+    k->created = (int64_t)(json_number_value(json_object_get(doc, "createdAt")) * 1000.0);
+    k->started = (int64_t)(json_number_value(json_object_get(doc, "startedAt")) * 1000.0);
+    k->version = (int)json_integer_value(json_object_get(doc, "version"));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "containers"), i, c) {
+        if (i >= k->ncontainers) break;
+        ecs_container *cc = &k->containers[i];
+        const char *cs = json_string_value(json_object_get(c, "lastStatus"));
+        if (cs && !strcmp(cs, "RUNNING")) {
+            cc->last_status = "RUNNING";
+            k->running++;
+        } else if (cs && !strcmp(cs, "STOPPED")) {
+            cc->last_status = "STOPPED";
+        }
+        json_t *ca = json_object_get(c, "containerArn");
+        if (json_is_string(ca)) {
+            free(cc->arn);
+            cc->arn = sl_xstrdup(json_string_value(ca));
+        }
+    }
+    pthread_mutex_lock(&t->mu);
+    doc_refresh(k);
+    k->next = t->tasks;
+    t->tasks = k;
+    pthread_mutex_unlock(&t->mu);
+}
+
 /* Tasks a previous process ran are gone with it: their processes are killed and they are
- * recorded STOPPED with the reason. */
+ * recorded STOPPED with the reason. EXTERNAL tasks run on their agents: they are taken back
+ * in memory and go on (the agent reports them, or is declared lost). */
 int ecs_runner_recover(sl_tasks *t) {
+    sqlite3_stmt *ext;
+    if (sqlite3_prepare_v2(sl_store_reader(t->store),
+                           "SELECT doc, container_instance FROM ecs_tasks WHERE last_status != "
+                           "'STOPPED' AND container_instance IS NOT NULL",
+                           -1, &ext, NULL) == SQLITE_OK) {
+        while (sqlite3_step(ext) == SQLITE_ROW) {
+            json_t *doc = json_loads((const char *)sqlite3_column_text(ext, 0), 0, NULL);
+            if (doc) adopt_external(t, doc, (const char *)sqlite3_column_text(ext, 1));
+            json_decref(doc);
+        }
+        sqlite3_finalize(ext);
+    }
     sqlite3 *db = sl_store_reader(t->store);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,

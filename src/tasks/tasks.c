@@ -38,7 +38,9 @@ sl_tasks *sl_tasks_new(const sl_context *ctx, char *err, size_t errlen) {
     t->supervisor = sl_supervisor_new("sluice", t->supervisor_err, sizeof t->supervisor_err);
     if (!t->supervisor) sl_warn("\"tasks cannot run here\" error=\"%s\"", t->supervisor_err);
     ecs_api_init(t);
-    if (ecs_catalog_init(t, err, errlen) != 0 || ecs_runner_start(t, err, errlen) != 0) {
+    ecs_agent_api_init(t);
+    if (ecs_catalog_init(t, err, errlen) != 0 || ecs_agents_load(t) != 0 ||
+        ecs_runner_start(t, err, errlen) != 0) {
         sl_tasks_free(t);
         return NULL;
     }
@@ -50,6 +52,7 @@ void sl_tasks_register(sl_tasks *t, sl_router *router) {
     sl_router_add_json(router, "AmazonEC2ContainerServiceV20141113", sl_json_service_begin,
                        &t->json);
     sl_router_add_rest(router, "/_sluice/ecs/", ecs_metadata_begin, t);
+    ecs_agents_register(t, router);
 }
 
 void sl_tasks_set_endpoint(sl_tasks *t, const char *url) {
@@ -67,6 +70,7 @@ void sl_tasks_free(sl_tasks *t) {
     if (!t) return;
     ecs_runner_stop(t);
     if (t->supervisor) sl_supervisor_free(t->supervisor);
+    ecs_agents_free(t);
     json_decref(t->aliases);
     free(t->endpoint);
     pthread_mutex_destroy(&t->mu);

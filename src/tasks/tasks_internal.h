@@ -65,6 +65,7 @@ typedef struct ecs_task {
     json_t *taskdef; /* the TaskDefinition document */
     json_t *overrides, *tags;
     char *launch_type, *started_by, *group, *cpu, *memory;
+    char *instance_arn; /* EXTERNAL: the container instance (agent) running it */
     const char *last_status, *desired_status;
     const char *stop_code;
     char *stopped_reason;
@@ -84,7 +85,9 @@ typedef struct ecs_task {
 typedef enum {
     EV_START,
     EV_EXIT,
-    EV_STOP
+    EV_STOP,
+    EV_REPORT, /* an agent reported its containers */
+    EV_LOST,   /* reason: an instance whose tasks are lost */
 } ecs_event_kind;
 
 typedef struct ecs_event {
@@ -93,8 +96,11 @@ typedef struct ecs_event {
     int container;
     sl_container_exit exit;
     char *reason;
+    json_t *report; /* EV_REPORT: the agent's containers array */
     struct ecs_event *next;
 } ecs_event;
+
+struct ecs_instance;
 
 struct sl_tasks {
     const sl_config *cfg;
@@ -103,8 +109,9 @@ struct sl_tasks {
     struct sl_logs *logs;
     struct sl_objects *objects;
     sl_json_service json;
-    char *endpoint;      /* http://host:port */
-    char data_dir[1024]; /* absolute: tasks run elsewhere */
+    sl_json_service agent_json; /* SluiceAgentV1 */
+    char *endpoint;             /* http://host:port */
+    char data_dir[1024];        /* absolute: tasks run elsewhere */
     json_t *aliases;
     sl_supervisor *supervisor;
     char supervisor_err[256];
@@ -115,7 +122,52 @@ struct sl_tasks {
     ecs_event *queue, *queue_tail;
     pthread_t thread;
     bool started, stopping;
+
+    /* agents (ECS Anywhere): guarded by mu */
+    struct ecs_instance *instances;
+    int64_t agent_timeout_ms;
 };
+
+/* A registered agent: what it must start and stop, and the poll waiting for that. */
+typedef struct ecs_instance {
+    char *arn, *cluster;
+    json_t *doc;       /* the ContainerInstance shape */
+    int64_t last_seen; /* any call from the agent */
+    bool connected;
+    json_t *start;      /* task start entries not yet handed out */
+    json_t *stop;       /* task ARNs to stop */
+    sl_json_call *poll; /* a PollTasks waiting, or NULL */
+    int64_t poll_since;
+    struct ecs_instance *next;
+} ecs_instance;
+
+/* agent_api.c */
+void ecs_agent_api_init(sl_tasks *t);
+void ecs_agents_register(sl_tasks *t, sl_router *router);
+int ecs_agents_load(sl_tasks *t);
+void ecs_agents_free(sl_tasks *t);
+/* The least busy connected instance of cluster (ARN copied into out), false when none. */
+bool ecs_agent_pick(sl_tasks *t, const char *cluster, char *out, size_t n);
+/* Hands a task start entry / a stop to the instance's agent (wakes its poll). */
+void ecs_agent_send_start(sl_tasks *t, const char *instance_arn, json_t *entry);
+void ecs_agent_send_stop(sl_tasks *t, const char *instance_arn, const char *task_arn);
+/* Instances whose agent went quiet: marks them disconnected and returns their ARNs. */
+json_t *ecs_agents_expire(sl_tasks *t);
+/* Answers parked polls that have waited long enough. */
+void ecs_agents_tick(sl_tasks *t);
+/* ECS API ops on container instances (api.c's table uses them). */
+void ecs_op_register_instance(void *svc, sl_json_call *call, json_t *in);
+void ecs_op_deregister_instance(void *svc, sl_json_call *call, json_t *in);
+void ecs_op_list_instances(void *svc, sl_json_call *call, json_t *in);
+void ecs_op_describe_instances(void *svc, sl_json_call *call, json_t *in);
+
+/* runner.c, for agents */
+void ecs_task_report(sl_tasks *t, const char *task_arn, json_t *containers);
+/* Appends an agent's lines to the task container's log stream. 0, or -1 with err. */
+int ecs_task_log_lines(sl_tasks *t, const char *task_arn, const char *container, json_t *lines,
+                       char *err, size_t errlen);
+/* Whether the task is one this instance runs and the daemon still wants. */
+bool ecs_task_wanted(sl_tasks *t, const char *task_arn, const char *instance_arn);
 
 /* tasks.c */
 void ecs_arn(const sl_tasks *t, const char *kind, const char *rest, char *out, size_t n);
