@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "auth/credentials.h"
 #include "core/config.h"
 #include "core/context.h"
@@ -17,6 +19,7 @@
 #include "core/router.h"
 #include "events/dead_letters.h"
 #include "events/events.h"
+#include "iam/iam.h"
 #include "logs/logs.h"
 #include "objects/objects.h"
 #include "states/states.h"
@@ -33,6 +36,8 @@ static void usage(FILE *out) {
         "\n"
         "commands:\n"
         "  serve          run the daemon\n"
+        "  agent          run a cluster's EXTERNAL tasks on this machine for a daemon elsewhere:\n"
+        "                 agent --endpoint URL --cluster NAME [--data DIR] [--name NAME]\n"
         "  dead-letters   list, redrive or purge event deliveries that exhausted their retries:\n"
         "                 dead-letters list|redrive|purge [--data DIR] [--all | ID...]\n"
         "  version        print the version\n"
@@ -58,9 +63,11 @@ typedef struct {
     sl_logs *logs;
     sl_tasks *tasks;
     sl_states *states;
+    sl_iam *iam;
 } services;
 
 static void services_stop(services *sv) {
+    if (sv->iam) sl_iam_free(sv->iam);
     if (sv->trails) sl_trails_free(sv->trails);
     if (sv->events) sl_events_free(sv->events);
     if (sv->states) sl_states_free(sv->states);
@@ -90,6 +97,8 @@ static int services_start(services *sv, const sl_context *ctx, sl_router *router
     sl_states_set_tasks(sv->states, sv->tasks);
     sl_events_set_states(sv->events, sv->states);
     sl_events_set_tasks(sv->events, sv->tasks);
+    if (!(sv->iam = sl_iam_new(ctx, err, errlen))) return -1;
+    sl_iam_register(sv->iam, router);
     return 0;
 }
 
@@ -178,6 +187,11 @@ static int cmd_serve(int argc, char **argv) {
     int sig = 0;
     sigwait(&sigs, &sig);
     sl_info("\"shutting down\" signal=%d", sig);
+    /* long polls parked in services must be answered before the HTTP server can stop */
+    sl_states_quiesce(sv.states);
+    sl_tasks_quiesce(sv.tasks);
+    struct timespec settle = {0, 200 * 1000000L}; /* the HTTP threads resume those requests */
+    nanosleep(&settle, NULL);
     sl_http_stop(http);
     services_stop(&sv);
     sl_store_close(store);
@@ -198,6 +212,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(argv[1], "serve")) return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "agent")) return sl_agent_main(argc - 2, argv + 2, SLUICE_VERSION);
     if (!strcmp(argv[1], "dead-letters")) return sl_dead_letters_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("sluice %s\n", SLUICE_VERSION);

@@ -6,12 +6,15 @@
  * looked up with sfn_machine_get and executions are started with sfn_start, whose on_done
  * callback (on a worker, or on the store's writer for STANDARD) reports the end.
  *
- *   states_bench express  DEF INPUT [-d SECS] [-k WINDOW]   EXPRESS executions/s
- *   states_bench standard DEF INPUT [-d SECS] [-k WINDOW]   STANDARD state transitions/s
+ *   states_bench express  DEF INPUT [-d SECS] [-k WINDOW] [-t THREADS]   EXPRESS executions/s
+ *   states_bench standard DEF INPUT [-d SECS] [-k WINDOW] [-t THREADS]   STANDARD transitions/s
  *   states_bench latency  DEF INPUT [-n COUNT]              start -> first StateEntered
  *
- * express, standard: a closed loop keeps WINDOW executions in flight for SECS (after a warm-up
- * of SECS/5), then lets the last ones finish. Every execution must end SUCCEEDED; the output
+ * express, standard: a closed loop keeps up to WINDOW executions in flight for SECS (after a
+ * warm-up of SECS/5), then lets the last ones finish; THREADS threads (default 1) start them.
+ * An EXPRESS execution started with on_done runs on the starting thread and mostly ends
+ * inside sfn_start, so one thread has one in flight: the daemon's HTTP threads are the
+ * starting threads there. Every execution must end SUCCEEDED; the output
  * of the first is printed (`OUTPUT {...}`) so a run can check it against a peer's.
  * standard counts a state transition per StateEntered history event: at the end the history
  * table is read back and must hold (states per execution) x (executions) of them.
@@ -23,7 +26,7 @@
  * truth, at most 1 ms more.
  *
  * Each mode ends with one machine-readable line:
- *   RESULT mode=express ok=N errors=N secs=S exec_s=X window=K cpu_s=C
+ *   RESULT mode=express ok=N errors=N secs=S exec_s=X window=K threads=T cpu_s=C
  *   RESULT mode=standard ok=N errors=N secs=S exec_s=X states=T transitions_s=Y window=K ...
  *   RESULT mode=latency n=N entered_p50_ms=A entered_p99_ms=B stored_p50_ms=C stored_p99_ms=D
  * The store lives in a new directory under $BENCH_DIR (default /var/tmp), removed at the end. */
@@ -211,20 +214,51 @@ static void loop_done(sfn_exec *e, void *ctx) {
     pthread_mutex_unlock(&ls->mu);
 }
 
-/* Keeps `window` executions in flight until `until` (monotonic seconds). */
+/* Keeps up to `window` executions in flight until `until` (monotonic seconds). An EXPRESS
+ * execution may end inside sfn_start (on_done called on this thread), so the window is
+ * re-checked, and the clock read, after every start. */
 static void run_window(engine *en, loop_state *ls, unsigned window, double until) {
     char arn[512];
     pthread_mutex_lock(&ls->mu);
     while (mono_s() < until) {
-        while (ls->inflight < window) {
+        while (ls->inflight < window && mono_s() < until) {
             ls->inflight++;
             pthread_mutex_unlock(&ls->mu);
             start_one(en, loop_done, ls, NULL, NULL, arn, sizeof arn);
             pthread_mutex_lock(&ls->mu);
         }
-        pthread_cond_wait(&ls->cv, &ls->mu);
+        if (ls->inflight >= window) pthread_cond_wait(&ls->cv, &ls->mu);
     }
     pthread_mutex_unlock(&ls->mu);
+}
+
+/* run_window on `threads` starting threads at once, sharing the window (the daemon calls
+ * sfn_start from several HTTP threads). */
+typedef struct {
+    engine *en;
+    loop_state *ls;
+    unsigned window;
+    double until;
+} starter;
+
+static void *starter_main(void *arg) {
+    starter *st = arg;
+    run_window(st->en, st->ls, st->window, st->until);
+    return NULL;
+}
+
+static void run_windows(engine *en, loop_state *ls, unsigned window, unsigned threads,
+                        double until) {
+    if (threads <= 1) {
+        run_window(en, ls, window, until);
+        return;
+    }
+    starter st = {en, ls, window, until};
+    pthread_t tids[64];
+    if (threads > 64) threads = 64;
+    for (unsigned i = 0; i < threads; i++)
+        if (pthread_create(&tids[i], NULL, starter_main, &st) != 0) die("pthread_create failed");
+    for (unsigned i = 0; i < threads; i++) pthread_join(tids[i], NULL);
 }
 
 static void drain(loop_state *ls) {
@@ -244,18 +278,18 @@ static int64_t count_entered(engine *en) {
     return n;
 }
 
-static int mode_loop(const char *def, const char *input, bool express, double secs,
-                     unsigned window) {
+static int mode_loop(const char *def, const char *input, bool express, double secs, unsigned window,
+                     unsigned threads) {
     engine en = {0};
     engine_open(&en, def, input, express ? "EXPRESS" : "STANDARD");
     loop_state ls = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-    run_window(&en, &ls, window, mono_s() + secs / 5); /* warm-up: caches, allocator, WAL */
+    run_windows(&en, &ls, window, threads, mono_s() + secs / 5); /* warm-up: caches, WAL */
     pthread_mutex_lock(&ls.mu);
     uint64_t done0 = ls.done, ok0 = ls.ok, err0 = ls.errors;
     pthread_mutex_unlock(&ls.mu);
     double cpu0 = cpu_s(), t0 = mono_s();
-    run_window(&en, &ls, window, t0 + secs);
+    run_windows(&en, &ls, window, threads, t0 + secs);
     pthread_mutex_lock(&ls.mu);
     double elapsed = mono_s() - t0, cpu = cpu_s() - cpu0;
     uint64_t ok = ls.ok - ok0, errors = ls.errors - err0, done = ls.done - done0;
@@ -267,11 +301,12 @@ static int mode_loop(const char *def, const char *input, bool express, double se
     double exec_s = (double)ok / elapsed;
     if (express) {
         printf("express: %" PRIu64 " executions in %.2f s, %" PRIu64
-               " errors: %.0f executions/s, window %u, process cpu %.2f s\n",
-               ok, elapsed, errors, exec_s, window, cpu);
+               " errors: %.0f executions/s, window %u, %u starting thread(s), process cpu "
+               "%.2f s\n",
+               ok, elapsed, errors, exec_s, window, threads, cpu);
         printf("RESULT mode=express ok=%" PRIu64 " errors=%" PRIu64
-               " secs=%.3f exec_s=%.1f window=%u cpu_s=%.2f\n",
-               ok, errors, elapsed, exec_s, window, cpu);
+               " secs=%.3f exec_s=%.1f window=%u threads=%u cpu_s=%.2f\n",
+               ok, errors, elapsed, exec_s, window, threads, cpu);
     } else {
         /* every execution ever started (warm-up included) has ended: the history must hold
          * the same number of StateEntered events for each */
@@ -392,6 +427,7 @@ static void usage(FILE *f) {
     fputs("usage: states_bench express|standard|latency DEFINITION INPUT [options]\n"
           "  -d, --duration SECS   express/standard: measured seconds (default 3)\n"
           "  -k, --window N        express/standard: executions in flight (default 64)\n"
+          "  -t, --threads N       express/standard: threads calling sfn_start (default 1)\n"
           "  -n, --count N         latency: executions (default 2000)\n"
           "environment: BENCH_DIR, where the store's directory is made (default /var/tmp)\n",
           f);
@@ -404,26 +440,27 @@ int main(int argc, char **argv) {
     }
     const char *mode = argv[1], *def = argv[2], *input = argv[3];
     double secs = 3;
-    unsigned window = 64, count = 2000;
-    static const struct option longopts[] = {{"duration", required_argument, 0, 'd'},
-                                             {"window", required_argument, 0, 'k'},
-                                             {"count", required_argument, 0, 'n'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
+    unsigned window = 64, count = 2000, threads = 1;
+    static const struct option longopts[] = {
+        {"duration", required_argument, 0, 'd'}, {"window", required_argument, 0, 'k'},
+        {"count", required_argument, 0, 'n'},    {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c;
     optind = 4;
-    while ((c = getopt_long(argc, argv, "d:k:n:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:k:n:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': secs = strtod(optarg, NULL); break;
         case 'k': window = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'n': count = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 't': threads = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (secs <= 0 || window < 1 || count < 1) die("bad --duration, --window or --count");
-    if (!strcmp(mode, "express")) return mode_loop(def, input, true, secs, window);
-    if (!strcmp(mode, "standard")) return mode_loop(def, input, false, secs, window);
+    if (secs <= 0 || window < 1 || count < 1 || threads < 1)
+        die("bad --duration, --window, --count or --threads");
+    if (!strcmp(mode, "express")) return mode_loop(def, input, true, secs, window, threads);
+    if (!strcmp(mode, "standard")) return mode_loop(def, input, false, secs, window, threads);
     if (!strcmp(mode, "latency")) return mode_latency(def, input, count);
     usage(stderr);
     return 2;

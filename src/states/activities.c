@@ -174,9 +174,27 @@ static void poll_timeout(void *arg) {
     pthread_mutex_unlock(&s->act_mu);
 }
 
+void sfn_activities_quiesce(sl_states *s) {
+    pthread_mutex_lock(&s->act_mu);
+    s->act_quiescing = true;
+    for (sfn_activity_queue *q = s->queues; q; q = q->next) {
+        for (act_poller *p = q->pollers; p; p = p->next) {
+            p->answered = true;
+            sl_json_wake(p->call);
+        }
+        q->pollers = q->pollers_tail = NULL;
+    }
+    pthread_mutex_unlock(&s->act_mu);
+}
+
 void sfn_activity_poll(sl_states *s, sl_json_call *call, const char *activity_arn,
                        const char *worker) {
     pthread_mutex_lock(&s->act_mu);
+    if (s->act_quiescing) { /* the daemon is stopping: answer "no task" at once */
+        pthread_mutex_unlock(&s->act_mu);
+        sl_json_reply(call, json_object());
+        return;
+    }
     sfn_activity_queue *q = queue_for(s, activity_arn, true);
     act_task *t = q->head;
     if (t) {

@@ -1006,7 +1006,6 @@ static void op_redrive_execution(void *svc, sl_json_call *call, json_t *in) {
         m->asl->timeout_seconds > 0 ? now + (int64_t)(m->asl->timeout_seconds * 1000.0) : 0;
     e->next_event = max_event_id(s, r.arn);
     e->redrive_count = r.redrive_count + 1;
-    json_object_set_new(e->ctx_execution, "RedriveCount", json_integer(e->redrive_count));
     if (r.parent) e->parent_token = sl_xstrdup(r.parent);
     if (r.trace) e->trace_header = sl_xstrdup(r.trace);
     sfn_exec_redrive(s, e, json_string_value(json_object_get(point, "state")),

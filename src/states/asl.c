@@ -912,8 +912,32 @@ static void parse_choice(asl_vctx *v, const level *lvl, json_t *obj, sl_asl_stat
     }
 }
 
+/* True when some string in v (object keys included) contains "$$": the value may read the
+ * context object. Decoded strings are searched, so a "\u0024\u0024" escape counts too. */
+static bool mentions_context(json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_STRING: return memmem(json_string_value(v), json_string_length(v), "$$", 2) != NULL;
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) if (mentions_context(x)) return true;
+        return false;
+    }
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            if (strstr(k, "$$") || mentions_context(x)) return true;
+        }
+        return false;
+    }
+    default: return false;
+    }
+}
+
 static void parse_state(asl_vctx *v, const level *lvl, json_t *obj, sl_asl_state *st, int depth) {
     if (!asl_expect(v, obj, ASL_T_OBJECT, NULL)) return;
+    st->uses_context = mentions_context(obj);
     json_t *type = json_object_get(obj, "Type");
     if (!type) {
         asl_diag(v, ASL_SCHEMA, NULL, "These fields are required: [Type]");

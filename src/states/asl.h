@@ -83,6 +83,9 @@ typedef struct {
     sl_asl_type type;
     int next; /* state index, or -1 when End (or a terminal type) */
     bool end;
+    /* Some string of the state (keys and values, nested machines included) contains "$$":
+     * only such a state can read the context object, so only it is given one. */
+    bool uses_context;
 
     /* input/output processing (fields a type does not allow are rejected at compile time) */
     sl_asl_path input_path;

@@ -121,18 +121,26 @@ static json_t *details1(const char *field, json_t *obj) {
     return d;
 }
 
-/* {"name":..., "input": text, "inputDetails": {"truncated": false}} and friends. */
-static json_t *data_details(const char *name, const char *data_field, const json_t *data) {
+/* {"name":..., "input": text, "inputDetails": {"truncated": false}} and friends, from the
+ * data's JSON text (NULL: no data field). */
+static json_t *data_details_text(const char *name, const char *data_field, const char *text) {
     json_t *o = json_object();
     if (name) json_object_set_new(o, "name", json_string(name));
-    if (data) {
-        char *t = json_text(data);
-        json_object_set_new(o, data_field, json_string(t ? t : "null"));
-        free(t);
+    if (text) {
+        json_object_set_new(o, data_field, json_string(text));
         char det[32];
         snprintf(det, sizeof det, "%sDetails", data_field);
         json_object_set_new(o, det, json_pack("{s:b}", "truncated", 0));
     }
+    return o;
+}
+
+/* The same from the data (NULL: no data field). */
+static json_t *data_details(const char *name, const char *data_field, const json_t *data) {
+    if (!data) return data_details_text(name, data_field, NULL);
+    char *t = json_text(data);
+    json_t *o = data_details_text(name, data_field, t ? t : "null");
+    free(t);
     return o;
 }
 
@@ -157,6 +165,7 @@ void sfn_exec_event_free_all(sfn_exec *e) {
     for (sfn_event *ev = e->events, *nx; ev; ev = nx) {
         nx = ev->next;
         json_decref(ev->details);
+        free(ev->text);
         free(ev);
     }
     e->events = e->events_tail = NULL;
@@ -234,6 +243,7 @@ static void run_free(sfn_run *r) {
     run_clear_wait(r);
     run_clear_children(r);
     json_decref(r->input);
+    free(r->input_text);
     json_decref(r->output);
     free(r->error);
     free(r->cause);
@@ -298,7 +308,22 @@ static void run_abort_tree(sfn_exec *e, sfn_run *r) {
 
 /* ---- context object ---- */
 
+/* $$.Execution and $$.StateMachine, built when a state first reads the context object (most
+ * states never do) and shared by every context object of the execution after that. */
+static void exec_context_init(sfn_exec *e) {
+    char when[32];
+    sl_time_iso8601_ms(e->start_ms, when);
+    e->ctx_execution = json_pack("{s:s, s:O, s:s, s:s, s:s, s:i}", "Id", e->arn, "Input", e->input,
+                                 "Name", e->name, "RoleArn", e->machine->role_arn, "StartTime",
+                                 when, "RedriveCount", e->redrive_count);
+    e->ctx_machine = json_pack("{s:s, s:s}", "Id", e->machine->arn, "Name", e->machine->name);
+}
+
+/* The context object for r's state, or NULL when the state never mentions `$$` (paths,
+ * templates and intrinsics then never look at it; a `$$` path given NULL matches nothing). */
 static json_t *context_for(sfn_exec *e, sfn_run *r, const char *token, json_t *map_item) {
+    if (!run_state(r)->uses_context) return NULL;
+    if (!e->ctx_execution) exec_context_init(e);
     char when[32];
     sl_time_iso8601_ms(r->entered_ms, when);
     json_t *ctx = json_object();
@@ -398,13 +423,70 @@ static json_t *value_eval(sfn_exec *e, sfn_run *r, const sl_asl_value *v, json_t
     return val;
 }
 
-/* Output larger than the limit fails the state (AWS: States.DataLimitExceeded). Checked on
- * recorded executions, where the text is produced for the history anyway. */
-static bool too_big(const json_t *v, size_t *len) {
-    char *t = json_text(v);
-    *len = t ? strlen(t) : 0;
-    free(t);
-    return *len > SFN_DATA_LIMIT;
+/* Output larger than the limit fails the state (AWS: States.DataLimitExceeded). Recorded
+ * executions check the text they make for the history anyway; EXPRESS ones check the
+ * execution's output with json_text_exceeds, which counts the text without writing it. */
+static bool text_too_big(const char *text) { return text && strlen(text) > SFN_DATA_LIMIT; }
+
+/* The length of a JSON string's text as jansson writes it: quotes, and escapes for '"', '\\'
+ * and control characters (\b \f \n \r \t, else \u00XX); everything else as is. */
+static size_t string_text_len(const char *p, size_t n) {
+    size_t len = n + 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"' || c == '\\') len += 1;
+        else if (c < 0x20)
+            len += (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') ? 1 : 5;
+    }
+    return len;
+}
+
+/* Adds the length of v's compact text (json_text) to *len, giving up once it passes limit. */
+static void text_len_upto(json_t *v, size_t *len, size_t limit) {
+    if (*len > limit) return;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        *len += 2; /* {} */
+        bool first = true;
+        for (void *it = json_object_iter(v); it && *len <= limit;
+             it = json_object_iter_next(v, it)) {
+            if (!first) *len += 1; /* , */
+            first = false;
+            *len += string_text_len(json_object_iter_key(it), json_object_iter_key_len(it)) + 1;
+            text_len_upto(json_object_iter_value(it), len, limit);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        *len += 2 + (n ? n - 1 : 0); /* [] and commas */
+        for (size_t i = 0; i < n && *len <= limit; i++)
+            text_len_upto(json_array_get(v, i), len, limit);
+        break;
+    }
+    case JSON_STRING: *len += string_text_len(json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: {
+        char buf[32];
+        *len += (size_t)snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    }
+    case JSON_REAL: { /* jansson's own formatting: rare enough to ask it */
+        char *t = json_text(v);
+        *len += t ? strlen(t) : 0;
+        free(t);
+        break;
+    }
+    case JSON_TRUE:
+    case JSON_NULL: *len += 4; break;
+    case JSON_FALSE: *len += 5; break;
+    }
+}
+
+/* True when v's compact JSON text is longer than limit bytes. */
+static bool json_text_exceeds(json_t *v, size_t limit) {
+    size_t len = 0;
+    text_len_upto(v, &len, limit);
+    return len > limit;
 }
 
 /* ---- run lifecycle ---- */
@@ -416,7 +498,7 @@ static const char *const exited_type[] = {
 static void state_error(sl_states *s, sfn_exec *e, sfn_run *r, const char *error,
                         const char *cause);
 static void run_finish(sl_states *s, sfn_exec *e, sfn_run *r, bool ok, json_t *output,
-                       const char *error, const char *cause);
+                       const char *output_text, const char *error, const char *cause);
 
 static void exec_end(sfn_exec *e, sfn_exec_status st, json_t *output, const char *error,
                      const char *cause) {
@@ -463,13 +545,17 @@ static void exec_fail_now(sfn_exec *e, sfn_exec_status st, const char *error, co
     exec_end(e, st, NULL, error, cause);
 }
 
-/* Moves r to its next state with output, or finishes it. */
-static void run_transition(sl_states *s, sfn_exec *e, sfn_run *r, int next, json_t *output) {
+/* Moves r to its next state with output, or finishes it. text: output's JSON text when made
+ * already (taken; the next StateEntered event reuses it), or NULL. */
+static void run_transition(sl_states *s, sfn_exec *e, sfn_run *r, int next, json_t *output,
+                           char *text) {
     if (next < 0) {
-        run_finish(s, e, r, true, output, NULL, NULL);
+        run_finish(s, e, r, true, output, text, NULL, NULL);
+        free(text);
         return;
     }
     if (e->test_mode && r->parent < 0) {
+        free(text);
         /* TestState runs one state: the transition is its answer */
         free(e->test_next);
         e->test_next = sl_xstrdup(r->m->states[next].name);
@@ -482,6 +568,8 @@ static void run_transition(sl_states *s, sfn_exec *e, sfn_run *r, int next, json
     }
     json_decref(r->input);
     r->input = json_incref(output);
+    free(r->input_text);
+    r->input_text = text;
     r->state = next;
     r->retry_total = 0;
     free(r->retries);
@@ -495,9 +583,11 @@ static void run_transition(sl_states *s, sfn_exec *e, sfn_run *r, int next, json
 /* StateExited + transition; a too-large output fails the state instead. */
 static void state_exit(sl_states *s, sfn_exec *e, sfn_run *r, int next, json_t *output) {
     const sl_asl_state *st = run_state(r);
+    char *text = NULL;
     if (recording(e)) {
-        size_t len;
-        if (too_big(output, &len)) {
+        text = json_text(output);
+        if (text_too_big(text)) {
+            free(text);
             char cause[256];
             snprintf(cause, sizeof cause,
                      "The state/task '%s' returned a result with a size exceeding the maximum "
@@ -507,15 +597,17 @@ static void state_exit(sl_states *s, sfn_exec *e, sfn_run *r, int next, json_t *
             return;
         }
         hist(e, r, exited_type[st->type],
-             details1("stateExitedEventDetails", data_details(st->name, "output", output)));
+             details1("stateExitedEventDetails",
+                      data_details_text(st->name, "output", text ? text : "null")));
     }
-    run_transition(s, e, r, st->end ? -1 : st->next, output);
+    run_transition(s, e, r, st->end ? -1 : st->next, output, text);
 }
 
 static void parent_child_done(sl_states *s, sfn_exec *e, sfn_run *p, sfn_run *c);
 
+/* r ends: succeeded with output (its JSON text when made already, else NULL) or failed. */
 static void run_finish(sl_states *s, sfn_exec *e, sfn_run *r, bool ok, json_t *output,
-                       const char *error, const char *cause) {
+                       const char *output_text, const char *error, const char *cause) {
     r->phase = RUN_FINISHED;
     r->succeeded = ok;
     run_clear_wait(r);
@@ -536,16 +628,19 @@ static void run_finish(sl_states *s, sfn_exec *e, sfn_run *r, bool ok, json_t *o
     if (ok) {
         if (recording(e)) {
             hist(e, r, "ExecutionSucceeded",
-                 details1("executionSucceededEventDetails", data_details(NULL, "output", output)));
+                 details1("executionSucceededEventDetails",
+                          output_text ? data_details_text(NULL, "output", output_text)
+                                      : data_details(NULL, "output", output)));
         } else {
-            size_t len;
-            if (too_big(output, &len)) {
+            if (json_text_exceeds(output, SFN_DATA_LIMIT)) {
                 exec_end(e, EXEC_FAILED, NULL, "States.DataLimitExceeded",
                          "The execution output exceeds the maximum number of bytes service limit.");
                 return;
             }
         }
         exec_end(e, EXEC_SUCCEEDED, output, NULL, NULL);
+        if (output_text && e->output == output && !e->output_text)
+            e->output_text = sl_xstrdup(output_text);
     } else {
         remember_redrive_point(e, r);
         if (recording(e)) {
@@ -615,18 +710,21 @@ static void state_error(sl_states *s, sfn_exec *e, sfn_run *r, const char *error
         json_t *out = apply_result_path(e, r, &c->result_path, r->input, eo, &er);
         json_decref(eo);
         if (!out) {
-            run_finish(s, e, r, false, NULL, er.error, er.cause);
+            run_finish(s, e, r, false, NULL, NULL, er.error, er.cause);
             return;
         }
+        char *text = NULL;
         if (recording(e)) {
+            text = json_text(out);
             hist(e, r, exited_type[st->type],
-                 details1("stateExitedEventDetails", data_details(st->name, "output", out)));
+                 details1("stateExitedEventDetails",
+                          data_details_text(st->name, "output", text ? text : "null")));
         }
-        run_transition(s, e, r, c->next, out);
+        run_transition(s, e, r, c->next, out, text);
         json_decref(out);
         return;
     }
-    run_finish(s, e, r, false, NULL, error, cause);
+    run_finish(s, e, r, false, NULL, NULL, error, cause);
 }
 
 /* ---- Task ---- */
@@ -1012,7 +1110,9 @@ static json_t *map_batch(sfn_exec *e, sfn_run *r, json_t *eff, json_t *ctx, sfn_
     json_array_foreach(r->items, i, item) {
         json_t *v;
         if (st->parameters) {
-            json_t *mi = json_pack("{s:I, s:O}", "Index", (json_int_t)i, "Value", item);
+            json_t *mi = st->uses_context
+                             ? json_pack("{s:I, s:O}", "Index", (json_int_t)i, "Value", item)
+                             : NULL;
             json_t *ictx = context_for(e, r, NULL, mi);
             json_decref(mi);
             v = apply_payload(e, r, st->parameters, eff, ictx, er);
@@ -1240,7 +1340,9 @@ static void map_launch(sl_states *s, sfn_exec *e, sfn_run *p) {
         json_t *item = json_array_get(p->items, i);
         json_t *input;
         if (st->parameters && !p->items_prepared) {
-            json_t *mi = json_pack("{s:I, s:O}", "Index", (json_int_t)i, "Value", item);
+            json_t *mi = st->uses_context
+                             ? json_pack("{s:I, s:O}", "Index", (json_int_t)i, "Value", item)
+                             : NULL;
             json_t *ctx = context_for(e, p, NULL, mi);
             json_decref(mi);
             sfn_err er = {0};
@@ -1409,18 +1511,21 @@ static void simple_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
         if (!out) break;
         json_decref(ctx);
         json_decref(eff);
+        char *text = NULL;
         if (recording(e)) {
-            size_t len;
-            if (too_big(out, &len)) {
+            text = json_text(out);
+            if (text_too_big(text)) {
+                free(text);
                 json_decref(out);
                 state_error(s, e, r, "States.DataLimitExceeded",
                             "The state output exceeds the maximum number of bytes service limit.");
                 return;
             }
             hist(e, r, "ChoiceStateExited",
-                 details1("stateExitedEventDetails", data_details(st->name, "output", out)));
+                 details1("stateExitedEventDetails",
+                          data_details_text(st->name, "output", text ? text : "null")));
         }
-        run_transition(s, e, r, next, out);
+        run_transition(s, e, r, next, out, text);
         json_decref(out);
         return;
     }
@@ -1488,7 +1593,7 @@ static void simple_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
         if (er.error[0]) {
             json_decref(ev);
             json_decref(cv);
-            run_finish(s, e, r, false, NULL, er.error, er.cause);
+            run_finish(s, e, r, false, NULL, NULL, er.error, er.cause);
             return;
         }
         char *error =
@@ -1497,7 +1602,7 @@ static void simple_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
             cv ? (json_is_string(cv) ? sl_xstrdup(json_string_value(cv)) : json_text(cv)) : NULL;
         json_decref(ev);
         json_decref(cv);
-        run_finish(s, e, r, false, NULL, error, cause);
+        run_finish(s, e, r, false, NULL, NULL, error, cause);
         free(error);
         free(cause);
         return;
@@ -1511,10 +1616,15 @@ static void simple_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
         return;
     }
     if (st->type == SL_ASL_SUCCEED) {
-        if (recording(e))
+        char *text = NULL;
+        if (recording(e)) {
+            text = json_text(out);
             hist(e, r, "SucceedStateExited",
-                 details1("stateExitedEventDetails", data_details(st->name, "output", out)));
-        run_finish(s, e, r, true, out, NULL, NULL);
+                 details1("stateExitedEventDetails",
+                          data_details_text(st->name, "output", text ? text : "null")));
+        }
+        run_finish(s, e, r, true, out, text, NULL, NULL);
+        free(text);
     } else {
         state_exit(s, e, r, st->next, out);
     }
@@ -1553,8 +1663,11 @@ static void run_step(sl_states *s, sfn_exec *e, sfn_run *r) {
                                                   "ChoiceStateEntered",   "WaitStateEntered",
                                                   "SucceedStateEntered",  "FailStateEntered",
                                                   "ParallelStateEntered", "MapStateEntered"};
+            /* the input's text when the last state's StateExited made it already */
             hist(e, r, entered[st->type],
-                 details1("stateEnteredEventDetails", data_details(st->name, "input", r->input)));
+                 details1("stateEnteredEventDetails",
+                          r->input_text ? data_details_text(st->name, "input", r->input_text)
+                                        : data_details(st->name, "input", r->input)));
         }
         if (e->nevents && e->next_event > SFN_HISTORY_LIMIT) {
             exec_fail_now(e, EXEC_FAILED, "States.Runtime",
@@ -1562,6 +1675,8 @@ static void run_step(sl_states *s, sfn_exec *e, sfn_run *r) {
             return;
         }
     }
+    free(r->input_text);
+    r->input_text = NULL;
     r->resumed = false;
     e->dirty = true;
     switch (st->type) {
@@ -1722,12 +1837,6 @@ sfn_exec *sfn_exec_new(sl_states *s, sfn_machine *m, const char *arn, const char
     e->input = json_incref(input);
     e->start_ms = now_ms;
     e->status = EXEC_RUNNING;
-    char when[32];
-    sl_time_iso8601_ms(now_ms, when);
-    e->ctx_execution =
-        json_pack("{s:s, s:O, s:s, s:s, s:s, s:i}", "Id", arn, "Input", input, "Name", name,
-                  "RoleArn", m->role_arn, "StartTime", when, "RedriveCount", 0);
-    e->ctx_machine = json_pack("{s:s, s:s}", "Id", m->arn, "Name", m->name);
     if (m->asl->timeout_seconds > 0)
         e->timeout_ms = now_ms + (int64_t)(m->asl->timeout_seconds * 1000.0);
     /* Express workflows run for at most five minutes */
@@ -1781,6 +1890,7 @@ void sfn_exec_free(sfn_exec *e) {
     json_decref(e->input);
     free(e->input_text);
     json_decref(e->output);
+    free(e->output_text);
     json_decref(e->ctx_execution);
     json_decref(e->ctx_machine);
     free(e->arn);

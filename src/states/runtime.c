@@ -252,43 +252,45 @@ static json_t *child_description(const sfn_exec *c) {
     return d;
 }
 
-static void effects_run(sl_states *s, sfn_exec *e, sfn_effect *list) {
-    for (sfn_effect *f = list; f; f = f->next) {
-        switch (f->kind) {
-        case EFFECT_TIMER:
-            pthread_mutex_lock(&s->mu);
-            timer_add_locked(s, (sfn_timer){.when = f->when_ms,
-                                            .arn = sl_xstrdup(e->arn),
-                                            .run = f->run,
-                                            .seq = f->seq,
-                                            .msg = f->msg});
-            pthread_mutex_unlock(&s->mu);
-            break;
-        case EFFECT_ACTIVITY: sfn_activity_publish(s, f->arn, f->token, f->payload); break;
-        case EFFECT_FORGET_TOKEN: sfn_activity_forget(s, f->token); break;
-        case EFFECT_START_CHILD: sfn_child_start(s, e->arn, f); break;
-        case EFFECT_RUN_TASK: sfn_ecs_run(s, f); break;
-        case EFFECT_WATCH_TASK: sfn_ecs_watch(s, f); break;
-        case EFFECT_STOP_CHILD: {
-            if (strstr(f->arn, ":ecs:")) {
-                sfn_ecs_stop(s, f->arn);
-                break;
-            }
-            sfn_msg *m = sl_xcalloc(1, sizeof *m);
-            m->kind = MSG_STOP;
-            m->error = sl_xstrdup("States.Aborted");
-            m->cause = sl_xstrdup("The parent execution's task ended.");
-            sfn_runtime_post(s, f->arn, m);
+static void effect_run(sl_states *s, sfn_exec *e, sfn_effect *f) {
+    switch (f->kind) {
+    case EFFECT_TIMER:
+        pthread_mutex_lock(&s->mu);
+        timer_add_locked(s, (sfn_timer){.when = f->when_ms,
+                                        .arn = sl_xstrdup(e->arn),
+                                        .run = f->run,
+                                        .seq = f->seq,
+                                        .msg = f->msg});
+        pthread_mutex_unlock(&s->mu);
+        break;
+    case EFFECT_ACTIVITY: sfn_activity_publish(s, f->arn, f->token, f->payload); break;
+    case EFFECT_FORGET_TOKEN: sfn_activity_forget(s, f->token); break;
+    case EFFECT_START_CHILD: sfn_child_start(s, e->arn, f); break;
+    case EFFECT_RUN_TASK: sfn_ecs_run(s, f); break;
+    case EFFECT_WATCH_TASK: sfn_ecs_watch(s, f); break;
+    case EFFECT_STOP_CHILD: {
+        if (strstr(f->arn, ":ecs:")) {
+            sfn_ecs_stop(s, f->arn);
             break;
         }
-        case EFFECT_NOTIFY_PARENT: {
-            json_t *d = child_description(e);
-            sfn_child_notify(s, f->token, d);
-            json_decref(d);
-            break;
-        }
-        }
+        sfn_msg *m = sl_xcalloc(1, sizeof *m);
+        m->kind = MSG_STOP;
+        m->error = sl_xstrdup("States.Aborted");
+        m->cause = sl_xstrdup("The parent execution's task ended.");
+        sfn_runtime_post(s, f->arn, m);
+        break;
     }
+    case EFFECT_NOTIFY_PARENT: {
+        json_t *d = child_description(e);
+        sfn_child_notify(s, f->token, d);
+        json_decref(d);
+        break;
+    }
+    }
+}
+
+static void effects_run(sl_states *s, sfn_exec *e, sfn_effect *list) {
+    for (sfn_effect *f = list; f; f = f->next) effect_run(s, e, f);
 }
 
 static void effects_free(sfn_effect *list) {
@@ -310,8 +312,9 @@ typedef struct {
     char *snapshot;
     char *output, *error, *cause;
     char *redrive;      /* where a failed execution would resume */
-    char *status_event; /* the EventBridge "Step Functions Execution Status Change", or NULL */
-    sfn_event *events;
+    json_t *status_row; /* the outbox row of the EventBridge "Step Functions Execution Status
+                         * Change" event, or NULL */
+    sfn_event *events;  /* details already written as text (ev->text) */
     sfn_effect *effects;
     int64_t stop_ms;
     const char *status;
@@ -376,24 +379,18 @@ static int commit_write(sqlite3 *db, void *arg) {
     for (sfn_event *ev = j->events; ev; ev = ev->next) {
         st = sl_store_cached(db, SQL_INSERT_EVENT);
         if (!st) return -1;
-        char *details = ev->details ? json_dumps(ev->details, JSON_COMPACT) : NULL;
         bind_text(st, 1, e->arn);
         sqlite3_bind_int(st, 2, ev->id);
         sqlite3_bind_int(st, 3, ev->previous);
         bind_text(st, 4, ev->type);
         sqlite3_bind_int64(st, 5, ev->ts_ms);
-        bind_text(st, 6, details);
+        bind_text(st, 6, ev->text);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
-        free(details);
         if (rc != SQLITE_DONE) return -1;
     }
-    if (j->status_event) {
-        json_t *ev = json_loads(j->status_event, 0, NULL);
-        json_t *row = json_pack("{s:s, s:o}", "bus", "default", "event", ev);
-        rc = sl_outbox_add(db, "event", row);
-        json_decref(row);
-        if (rc != 0) return -1;
+    if (j->status_row) {
+        if (sl_outbox_add(db, "event", j->status_row) != 0) return -1;
         sl_store_commit_signal();
     }
     return 0;
@@ -405,18 +402,21 @@ static void commit_job_free(commit_job *j) {
     free(j->error);
     free(j->cause);
     free(j->redrive);
-    free(j->status_event);
+    json_decref(j->status_row);
     for (sfn_event *ev = j->events, *nx; ev; ev = nx) {
         nx = ev->next;
         json_decref(ev->details);
+        free(ev->text);
         free(ev);
     }
     effects_free(j->effects);
     free(j);
 }
 
-/* The EventBridge event AWS sends for a STANDARD execution's status change. */
-static char *status_change_event(sl_states *s, sfn_exec *e, const char *status) {
+/* The EventBridge event AWS sends for a STANDARD execution's status change, as the outbox row
+ * that carries it. output: the execution's output as text, or NULL. */
+static json_t *status_change_row(sl_states *s, sfn_exec *e, const char *status,
+                                 const char *output) {
     char id[37], when[32];
     sl_id_uuid(id);
     int64_t now = sl_now_ms();
@@ -432,10 +432,8 @@ static char *status_change_event(sl_states *s, sfn_exec *e, const char *status) 
     json_object_set_new(detail, "input", json_string(e->input_text ? e->input_text : "{}"));
     if (e->stop_ms) json_object_set_new(detail, "stopDate", json_integer(e->stop_ms));
     else json_object_set_new(detail, "stopDate", json_null());
-    if (e->output) {
-        char *o = json_dumps(e->output, JSON_COMPACT | JSON_ENCODE_ANY);
-        json_object_set_new(detail, "output", json_string(o));
-        free(o);
+    if (output) {
+        json_object_set_new(detail, "output", json_string(output));
     } else {
         json_object_set_new(detail, "output", json_null());
     }
@@ -443,9 +441,7 @@ static char *status_change_event(sl_states *s, sfn_exec *e, const char *status) 
                            id, "detail-type", "Step Functions Execution Status Change", "source",
                            "aws.states", "account", s->cfg->account_id, "time", t, "region",
                            s->cfg->region, "resources", e->arn, "detail", detail);
-    char *text = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-    return text;
+    return json_pack("{s:s, s:o}", "bus", "default", "event", ev);
 }
 
 static void commit_done(void *arg, int rc);
@@ -460,12 +456,24 @@ static void commit_start(sl_states *s, sfn_exec *e) {
     j->status = sfn_status_name(e->status);
     j->stop_ms = e->stop_ms;
     if (!e->finished) j->snapshot = sfn_snapshot_dump(e);
-    if (e->output) j->output = json_dumps(e->output, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (e->output_text) { /* made for the history already */
+        j->output = e->output_text;
+        e->output_text = NULL;
+    } else if (e->output) {
+        j->output = json_dumps(e->output, JSON_COMPACT | JSON_ENCODE_ANY);
+    }
     if (e->error) j->error = sl_xstrdup(e->error);
     if (e->cause) j->cause = sl_xstrdup(e->cause);
     if (e->finished && e->redrive_point && !e->express)
         j->redrive = json_dumps(e->redrive_point, JSON_COMPACT);
-    if (e->is_new || e->finished) j->status_event = status_change_event(s, e, j->status);
+    if (e->is_new || e->finished) j->status_row = status_change_row(s, e, j->status, j->output);
+    /* the details' text is made here, on the worker, not on the store's single writer */
+    for (sfn_event *ev = e->events; ev; ev = ev->next) {
+        if (!ev->details) continue;
+        ev->text = json_dumps(ev->details, JSON_COMPACT);
+        json_decref(ev->details);
+        ev->details = NULL;
+    }
     j->events = e->events;
     j->effects = e->effects;
     e->events = e->events_tail = NULL;
@@ -611,6 +619,57 @@ void sfn_runtime_submit(sl_states *s, sfn_exec *e) {
     table_put(s, e);
     schedule_locked(s, e);
     pthread_mutex_unlock(&s->mu);
+}
+
+sfn_exec *sfn_runtime_run_inline(sl_states *s, sfn_exec *e, bool unique) {
+    if (unique) {
+        /* listed while it runs, so a start of the same name sees it; running keeps workers
+         * off it (messages posted meanwhile wait in the inbox) */
+        pthread_mutex_lock(&s->mu);
+        sfn_exec *old = table_get(s, e->arn);
+        if (old) {
+            old->refs++;
+            pthread_mutex_unlock(&s->mu);
+            return old;
+        }
+        e->refs++;
+        table_put(s, e);
+        e->running = true;
+        pthread_mutex_unlock(&s->mu);
+    }
+    sfn_exec_advance(s, e);
+    sfn_exec_event_free_all(e);
+    if (!e->finished) {
+        /* it waits: the runtime takes it over, its effects first (work_one) */
+        pthread_mutex_lock(&s->mu);
+        if (!unique) {
+            e->refs++;
+            table_put(s, e);
+        }
+        e->running = false;
+        schedule_locked(s, e);
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+    }
+    /* It ended. Timers have nothing left to wake; the other effects (telling a parent,
+     * forgetting tokens) are carried out as a worker would. */
+    sfn_effect *fx = e->effects;
+    e->effects = e->effects_tail = NULL;
+    for (sfn_effect *f = fx; f; f = f->next)
+        if (f->kind != EFFECT_TIMER) effect_run(s, e, f);
+    effects_free(fx);
+    if (unique) {
+        pthread_mutex_lock(&s->mu);
+        e->running = false;
+        finish_locked(s, e);
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+    }
+    void (*cb)(sfn_exec *, void *) = e->on_done;
+    e->on_done = NULL;
+    if (cb) cb(e, e->on_done_ctx);
+    sfn_exec_free(e);
+    return NULL;
 }
 
 sfn_exec *sfn_runtime_submit_unique(sl_states *s, sfn_exec *e) {

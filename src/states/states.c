@@ -32,6 +32,8 @@ void sl_states_register(sl_states *s, sl_router *router) {
     sl_router_add_json(router, "AWSStepFunctions", sl_json_service_begin, &s->json);
 }
 
+void sl_states_quiesce(sl_states *s) { sfn_activities_quiesce(s); }
+
 void sl_states_free(sl_states *s) {
     if (!s) return;
     sfn_runtime_stop(s);
@@ -59,12 +61,42 @@ bool sfn_name_valid(const char *name) {
     return true;
 }
 
+/* A version-4 UUID for an execution's name, from a per-thread xorshift128+ generator seeded
+ * from the system's random source: names must not repeat, not be secret (task tokens carry
+ * their own nonce), and a getrandom call per start costs more than the rest of a small
+ * EXPRESS execution's start. */
+static void name_uuid(char out[37]) {
+    static _Thread_local uint64_t st[2];
+    if (!st[0] && !st[1]) {
+        while (!st[0] && !st[1]) sl_random_bytes(st, sizeof st);
+    }
+    unsigned char b[16];
+    for (int half = 0; half < 2; half++) {
+        uint64_t x = st[0], y = st[1];
+        st[0] = y;
+        x ^= x << 23;
+        st[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+        uint64_t v = st[1] + y;
+        for (int i = 0; i < 8; i++) b[half * 8 + i] = (unsigned char)(v >> (8 * i));
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = 0;
+}
+
 int sfn_start(sl_states *s, sfn_machine *m, const sfn_start_args *a, char *arn_out, size_t arnlen,
               int64_t *start_ms, char *code, size_t codelen, char *msg, size_t msglen) {
     char uuid[37];
     const char *name = a->name;
     if (!name) {
-        sl_id_uuid(uuid);
+        name_uuid(uuid);
         name = uuid;
     }
     if (!sfn_name_valid(name)) {
@@ -111,7 +143,11 @@ int sfn_start(sl_states *s, sfn_machine *m, const sfn_start_args *a, char *arn_o
     e->on_stored = express ? NULL : a->on_stored;
     e->on_stored_ctx = a->on_stored_ctx;
     sfn_exec_begin(s, e);
-    sfn_exec *old = sfn_runtime_submit_unique(s, e);
+    /* An EXPRESS execution whose caller waits for its end runs here, on the caller's thread:
+     * most end without waiting and never need a worker. A name the caller gave must be unique
+     * among running executions; a UUID is. */
+    sfn_exec *old = express && a->on_done ? sfn_runtime_run_inline(s, e, a->name != NULL)
+                                          : sfn_runtime_submit_unique(s, e);
     if (old) {
         bool same = !old->finished && old->input_text && strcmp(old->input_text, text) == 0;
         *start_ms = old->start_ms;

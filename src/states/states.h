@@ -12,6 +12,8 @@ typedef struct sl_states sl_states;
 
 sl_states *sl_states_new(const sl_context *ctx, char *err, size_t errlen);
 void sl_states_register(sl_states *s, sl_router *router);
+/* Before the HTTP server stops: answers parked long polls and parks no more. */
+void sl_states_quiesce(sl_states *s);
 void sl_states_free(sl_states *s);
 
 /* Gives the S3 integrations (aws-sdk:s3:*, s3:getObject/putObject, distributed Map readers

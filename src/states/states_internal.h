@@ -87,8 +87,9 @@ struct sfn_run {
     int parent; /* run id, -1 for the top run */
     int slot;   /* branch index (Parallel) or item index (Map) in the parent */
     const sl_asl_machine *m;
-    int state;     /* index into m->states */
-    json_t *input; /* the state's raw input */
+    int state;        /* index into m->states */
+    json_t *input;    /* the state's raw input */
+    char *input_text; /* its JSON text when a StateExited event made it already, or NULL */
     int64_t entered_ms;
     int retry_total; /* $$.State.RetryCount */
     int *retries;    /* per retrier */
@@ -187,6 +188,7 @@ typedef struct sfn_event {
     const char *type; /* static */
     int64_t ts_ms;
     json_t *details; /* {"<field>EventDetails": {...}} merged into the event */
+    char *text;      /* details as compact JSON text, once the commit made it */
     struct sfn_event *next;
 } sfn_event;
 
@@ -201,6 +203,7 @@ struct sfn_exec {
     int64_t timeout_ms; /* absolute, 0: none */
     sfn_exec_status status;
     json_t *output;
+    char *output_text; /* its JSON text when the history made it already, or NULL */
     char *error, *cause;
     char *parent_token; /* started by another execution's startExecution task */
     char *trace_header;
@@ -333,6 +336,8 @@ json_t *sfn_task_run_sync(sl_states *s, sfn_task_kind kind, const char *action, 
 void sfn_activity_publish(sl_states *s, const char *activity_arn, const char *token, json_t *input);
 void sfn_activity_forget(sl_states *s, const char *token);
 void sfn_activities_free(sl_states *s);
+/* Answers every parked GetActivityTask and parks no more (before the HTTP server stops). */
+void sfn_activities_quiesce(sl_states *s);
 /* Takes the activity's next task without waiting (in-process workers: the conformance runner).
  * The caller owns *token and *input. */
 bool sfn_activity_take(sl_states *s, const char *activity_arn, const char *worker, char **token,
@@ -351,6 +356,14 @@ sfn_exec *sfn_runtime_submit_unique(sl_states *s, sfn_exec *e);
 bool sfn_runtime_when_ended(sl_states *s, const char *arn, void (*fn)(void *ctx), void *ctx);
 /* Posts a message to a running execution. Returns false when it is not running here. */
 bool sfn_runtime_post(sl_states *s, const char *exec_arn, sfn_msg *msg);
+/* EXPRESS, for a caller waiting for the end (on_done): runs the new execution e (begun) on
+ * the calling thread until it ends or waits. One that ends never meets the runtime's queue:
+ * its effects are carried out (timers excepted: nothing is left for them to wake), on_done is
+ * called before this returns and e is freed. One that waits is handed to the runtime. With
+ * unique (a name given by the caller), e is listed in the running table first, and when an
+ * execution of that ARN is running already nothing is run and that one is returned with a
+ * reference held (as sfn_runtime_submit_unique). */
+sfn_exec *sfn_runtime_run_inline(sl_states *s, sfn_exec *e, bool unique);
 /* The running execution by ARN with a reference held, or NULL. */
 sfn_exec *sfn_runtime_find(sl_states *s, const char *arn);
 void sfn_runtime_release(sl_states *s, sfn_exec *e);
@@ -389,6 +402,7 @@ struct sl_states {
     /* activities */
     pthread_mutex_t act_mu;
     struct sfn_activity_queue *queues;
+    bool act_quiescing; /* stopping: GetActivityTask answers at once */
 };
 
 /* ARN helpers. */

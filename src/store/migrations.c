@@ -269,6 +269,24 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX log_events_by_stream ON log_events (stream_id, ts, id);"
     "CREATE INDEX log_events_by_group ON log_events (group_id, ts, id);",
+    /* 8: IAM roles and their inline policies (stored and returned, not enforced). Names are
+     * unique without regard to case, as in IAM. */
+    "CREATE TABLE iam_roles ("
+    "  name TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  role_id TEXT NOT NULL UNIQUE,"
+    "  path TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  assume_role_policy TEXT NOT NULL,"
+    "  description TEXT,"
+    "  max_session_duration INTEGER NOT NULL,"
+    "  tags TEXT NOT NULL DEFAULT '[]'"
+    ");"
+    "CREATE TABLE iam_role_policies ("
+    "  role TEXT NOT NULL COLLATE NOCASE,"
+    "  name TEXT NOT NULL,"
+    "  document TEXT NOT NULL,"
+    "  PRIMARY KEY (role, name)"
+    ") WITHOUT ROWID;",
 };
 
 int sl_migrations_apply(sqlite3 *db, char *err, size_t errlen) {

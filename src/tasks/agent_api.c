@@ -205,7 +205,16 @@ void ecs_op_register_instance(void *svc, sl_json_call *call, json_t *in) {
     pthread_mutex_lock(&t->mu);
     ecs_instance *i = want ? find_locked(t, want) : NULL;
     if (i && strcmp(i->cluster, cluster) != 0) i = NULL;
+    json_t *lost = NULL;
     if (i) {
+        /* an agent registers again when it restarts: what it ran before is gone */
+        lost = json_array();
+        for (ecs_task *k = t->tasks; k; k = k->next)
+            if (k->instance_arn && !strcmp(k->instance_arn, i->arn) &&
+                strcmp(k->last_status, "STOPPED") != 0 &&
+                strcmp(k->last_status, "PROVISIONING") != 0)
+                json_array_append_new(lost, json_string(k->arn));
+        json_array_clear(i->start);
         snprintf(arn, sizeof arn, "%s", i->arn);
         registered = (int64_t)(json_number_value(json_object_get(i->doc, "registeredAt")) * 1000.0);
     } else {
@@ -252,6 +261,19 @@ void ecs_op_register_instance(void *svc, sl_json_call *call, json_t *in) {
         sl_json_fail(call, 500, "ServerException", "The store failed.");
         return;
     }
+    if (json_array_size(lost)) {
+        ecs_event *ev = sl_xcalloc(1, sizeof *ev);
+        ev->kind = EV_LOST;
+        ev->reason = sl_xstrdup(arn);
+        ev->report = json_incref(lost);
+        pthread_mutex_lock(&t->mu);
+        if (t->queue_tail) t->queue_tail->next = ev;
+        else t->queue = ev;
+        t->queue_tail = ev;
+        pthread_cond_signal(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+    }
+    json_decref(lost);
     sl_info("\"agent registered\" instance=%s cluster=%s", arn, cluster);
     sl_json_reply(call, json_pack("{s:o}", "containerInstance", out));
 }
@@ -423,6 +445,13 @@ static void poll_state_free(void *arg) {
     pthread_mutex_unlock(&t->mu);
 }
 
+void ecs_agents_quiesce(sl_tasks *t) {
+    pthread_mutex_lock(&t->mu);
+    t->quiescing = true;
+    for (ecs_instance *i = t->instances; i; i = i->next) wake_locked(i);
+    pthread_mutex_unlock(&t->mu);
+}
+
 static void op_poll_tasks(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *arn = sl_json_str_req(call, in, "containerInstanceArn");
@@ -450,6 +479,12 @@ static void op_poll_tasks(void *svc, sl_json_call *call, json_t *in) {
         }
         json_decref(out); /* everything it runs is wanted: wait for work */
     }
+    if (t->quiescing) { /* the daemon is stopping: no poll may stay parked */
+        json_t *out = take_work(t, i, NULL);
+        pthread_mutex_unlock(&t->mu);
+        sl_json_reply(call, out);
+        return;
+    }
     if (i->poll) { /* a second poll replaces the first, which answers empty now */
         sl_json_call *old = i->poll;
         i->poll = NULL;
@@ -471,9 +506,11 @@ static void op_poll_tasks(void *svc, sl_json_call *call, json_t *in) {
 void ecs_agents_tick(sl_tasks *t) {
     int64_t now = sl_now_ms();
     pthread_mutex_lock(&t->mu);
+    /* A parked poll does not prove the agent lives (a killed agent's connection looks open):
+     * polls end after half the agent timeout, and an agent that does not poll again is lost. */
+    int64_t wait = t->agent_timeout_ms / 2 < POLL_MS ? t->agent_timeout_ms / 2 : POLL_MS;
     for (ecs_instance *i = t->instances; i; i = i->next) {
-        if (i->poll) i->last_seen = now; /* a parked poll is a live agent */
-        if (i->poll && now - i->poll_since >= POLL_MS) {
+        if (i->poll && now - i->poll_since >= wait) {
             sl_json_call *c = i->poll;
             i->poll = NULL;
             sl_json_wake(c);

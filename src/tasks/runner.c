@@ -489,12 +489,22 @@ static void apply_report(sl_tasks *t, ecs_task *k, json_t *containers) {
 }
 
 /* The agent is gone: its tasks end. */
-static void instance_lost(sl_tasks *t, const char *instance_arn) {
+static bool in_list(json_t *list, const char *arn) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (!strcmp(json_string_value(v), arn)) return true;
+    }
+    return false;
+}
+
+/* only: the task ARNs to end (NULL: all of the instance's). */
+static void instance_lost(sl_tasks *t, const char *instance_arn, json_t *only) {
     for (;;) {
         pthread_mutex_lock(&t->mu);
         ecs_task *k = t->tasks;
         while (k && (!k->instance_arn || strcmp(k->instance_arn, instance_arn) ||
-                     !strcmp(k->last_status, "STOPPED")))
+                     !strcmp(k->last_status, "STOPPED") || (only && !in_list(only, k->arn))))
             k = k->next;
         pthread_mutex_unlock(&t->mu);
         if (!k) return;
@@ -622,7 +632,7 @@ static void handle(sl_tasks *t, ecs_event *ev) {
     case EV_START: task_start(t, k); break;
     case EV_EXIT: container_exited(t, k, ev->container, &ev->exit); break;
     case EV_REPORT: apply_report(t, k, ev->report); break;
-    case EV_LOST: instance_lost(t, ev->reason); break;
+    case EV_LOST: instance_lost(t, ev->reason, ev->report); break;
     case EV_STOP:
         if (!strcmp(k->last_status, "STOPPED")) break;
         if (!strcmp(k->last_status, "PROVISIONING")) {
@@ -665,7 +675,7 @@ static void *runner_main(void *arg) {
         json_t *lost = ecs_agents_expire(t);
         size_t li;
         json_t *la;
-        json_array_foreach(lost, li, la) { instance_lost(t, json_string_value(la)); }
+        json_array_foreach(lost, li, la) { instance_lost(t, json_string_value(la), NULL); }
         json_decref(lost);
         for (ecs_event *nx; ev; ev = nx) {
             nx = ev->next;
@@ -1149,8 +1159,22 @@ static void adopt_external(sl_tasks *t, json_t *doc, const char *instance) {
     const char *arn = json_string_value(json_object_get(doc, "taskArn"));
     free(k->arn);
     k->arn = sl_xstrdup(arn);
+    /* task_new named things after a fresh id: give them the task's own back */
+    const char *real_id = strrchr(arn, '/') + 1;
+    for (size_t ci = 0; ci < k->ncontainers; ci++) {
+        ecs_container *cc = &k->containers[ci];
+        size_t n = cc->log_stream ? strlen(cc->log_stream) : 0, idn = strlen(k->id);
+        if (n >= idn && !strcmp(cc->log_stream + n - idn, k->id)) {
+            char *stream = sl_xmalloc(n - idn + strlen(real_id) + 1);
+            memcpy(stream, cc->log_stream, n - idn);
+            strcpy(stream + n - idn, real_id);
+            free(cc->log_stream);
+            cc->log_stream = stream;
+        }
+    }
     free(k->id);
-    k->id = sl_xstrdup(strrchr(arn, '/') + 1);
+    k->id = sl_xstrdup(real_id);
+    snprintf(k->workdir, sizeof k->workdir, "%.1000s/tasks/%s", t->data_dir, real_id);
     k->instance_arn = sl_xstrdup(instance);
     static const char *const statuses[] = {"PROVISIONING", "PENDING",  "ACTIVATING",    "RUNNING",
                                            "DEACTIVATING", "STOPPING", "DEPROVISIONING"};

@@ -178,7 +178,7 @@ static int v1_own_dir(const char *controller, char *dir, size_t dirlen, char *re
     const char *sub = own;
     size_t rl = strlen(root);
     if (strcmp(root, "/") != 0 && !strncmp(own, root, rl)) sub = own + rl;
-    snprintf(dir, dirlen, "%s%s", mnt, strcmp(sub, "/") ? sub : "");
+    snprintf(dir, dirlen, "%.2000s%.2000s", mnt, strcmp(sub, "/") ? sub : "");
     struct stat st;
     if (stat(dir, &st) != 0) { /* a cgroup namespace we cannot see through: use the mount */
         snprintf(dir, dirlen, "%s", mnt);

@@ -23,6 +23,8 @@ void sl_tasks_set_endpoint(sl_tasks *t, const char *url);
 void sl_tasks_set_logs(sl_tasks *t, struct sl_logs *logs);
 /* The object store, for environmentFiles on S3. */
 void sl_tasks_set_objects(sl_tasks *t, struct sl_objects *objects);
+/* Before the HTTP server stops: answers the agents' parked polls and parks no more. */
+void sl_tasks_quiesce(sl_tasks *t);
 /* Stops every task (their containers are killed) and the runner. */
 void sl_tasks_free(sl_tasks *t);
 

@@ -126,6 +126,7 @@ struct sl_tasks {
     /* agents (ECS Anywhere): guarded by mu */
     struct ecs_instance *instances;
     int64_t agent_timeout_ms;
+    bool quiescing; /* stopping: long polls are answered at once */
 };
 
 /* A registered agent: what it must start and stop, and the poll waiting for that. */
@@ -155,6 +156,8 @@ void ecs_agent_send_stop(sl_tasks *t, const char *instance_arn, const char *task
 json_t *ecs_agents_expire(sl_tasks *t);
 /* Answers parked polls that have waited long enough. */
 void ecs_agents_tick(sl_tasks *t);
+/* Answers every parked poll and parks no more (before the HTTP server stops). */
+void ecs_agents_quiesce(sl_tasks *t);
 /* ECS API ops on container instances (api.c's table uses them). */
 void ecs_op_register_instance(void *svc, sl_json_call *call, json_t *in);
 void ecs_op_deregister_instance(void *svc, sl_json_call *call, json_t *in);
