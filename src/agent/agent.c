@@ -556,7 +556,7 @@ static void *poller_main(void *arg) {
 /* ---- start-up and shutdown ---- */
 
 static int parse_options(sl_agent *a, int argc, char **argv) {
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) { /* options come in pairs: --name value */
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char **dst = !strcmp(o, "--endpoint")  ? &a->endpoint
                      : !strcmp(o, "--cluster") ? &a->cluster
@@ -571,7 +571,6 @@ static int parse_options(sl_agent *a, int argc, char **argv) {
         }
         free(*dst);
         *dst = sl_xstrdup(v);
-        i++;
     }
     if (!a->endpoint || !a->cluster) {
         fprintf(stderr, "sluice agent: --endpoint and --cluster are required\n");

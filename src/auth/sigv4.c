@@ -7,6 +7,7 @@
  * every allocation is released on every return, and signatures are compared in constant time.
  * All cryptography is OpenSSL's. */
 #include "auth/sigv4.h"
+#include "auth/sigv4_canonical.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -324,7 +325,7 @@ static void canonical_query(sl_buf *out, const qlist *q, bool skip_signature) {
 /* S3 signs the path exactly as sent. Other services sign it with dot segments and empty
  * segments removed, then percent-encoded once more (so escapes end up double-encoded), which is
  * what botocore and the other SDKs do. */
-static void canonical_uri(sl_buf *out, const char *raw_path, bool s3) {
+void sl_sigv4_canonical_uri(sl_buf *out, const char *raw_path, bool s3) {
     if (!raw_path || !*raw_path) {
         sl_buf_putc(out, '/');
         return;
@@ -369,7 +370,7 @@ static void canonical_uri(sl_buf *out, const char *raw_path, bool s3) {
 }
 
 /* Trimall: no leading or trailing white space, inner runs collapsed to one space. */
-static void append_trimall(sl_buf *b, const char *v) {
+void sl_sigv4_trimall(sl_buf *b, const char *v) {
     bool pending_space = false, any = false;
     for (; v && *v; v++) {
         if (is_ws(*v)) {
@@ -418,7 +419,7 @@ static void canonical_headers(sl_buf *out, const sl_sigv4_request *req, const ch
         name[n] = 0;
         sl_buf_puts(out, name);
         sl_buf_putc(out, ':');
-        append_trimall(out, get_header(req, name));
+        sl_sigv4_trimall(out, get_header(req, name));
         sl_buf_putc(out, '\n');
         p = *end ? end + 1 : end;
     }
@@ -429,7 +430,7 @@ static void build_canonical_request(sl_buf *cr, const sl_sigv4_request *req, con
                                     const char *payload_hash) {
     sl_buf_puts(cr, req->method ? req->method : "");
     sl_buf_putc(cr, '\n');
-    canonical_uri(cr, req->raw_path, req->s3);
+    sl_sigv4_canonical_uri(cr, req->raw_path, req->s3);
     sl_buf_putc(cr, '\n');
     canonical_query(cr, q, presigned);
     sl_buf_putc(cr, '\n');

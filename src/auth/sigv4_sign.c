@@ -4,6 +4,8 @@
  * region, service), signature. Owns nothing beyond one call; never logs, never reads a clock. */
 #include "auth/sigv4_sign.h"
 
+#include "auth/sigv4_canonical.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -16,7 +18,6 @@
 #define ALGORITHM "AWS4-HMAC-SHA256"
 
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 static void sha256_hex(const void *data, size_t n, char out[65]) {
     unsigned char md[32];
@@ -41,51 +42,6 @@ void sl_sigv4_amz_date(int64_t now_ms, char out[17]) {
                      (unsigned)tm.tm_min % 100u,
                      (unsigned)tm.tm_sec % 100u};
     snprintf(out, 17, "%04u%02u%02uT%02u%02u%02uZ", v[0], v[1], v[2], v[3], v[4], v[5]);
-}
-
-/* ---- canonical URI ---- */
-
-/* S3: the path exactly as sent. Others: "." and empty segments dropped, ".." pops one, then the
- * result percent-encoded again (keeping '/'). */
-static void canonical_uri(sl_buf *out, const char *raw_path, bool s3) {
-    if (!raw_path || !*raw_path) {
-        sl_buf_putc(out, '/');
-        return;
-    }
-    if (s3) {
-        sl_buf_puts(out, raw_path);
-        return;
-    }
-    size_t len = strlen(raw_path);
-    size_t max_segs = 1;
-    for (size_t i = 0; i < len; i++) max_segs += raw_path[i] == '/';
-    const char **seg = sl_xmalloc(max_segs * sizeof *seg);
-    size_t *seg_len = sl_xmalloc(max_segs * sizeof *seg_len);
-    size_t nseg = 0;
-    for (size_t i = 0; i <= len;) {
-        size_t j = i;
-        while (j < len && raw_path[j] != '/') j++;
-        size_t n = j - i;
-        if (n == 2 && raw_path[i] == '.' && raw_path[i + 1] == '.') {
-            if (nseg) nseg--;
-        } else if (n > 0 && !(n == 1 && raw_path[i] == '.')) {
-            seg[nseg] = raw_path + i;
-            seg_len[nseg++] = n;
-        }
-        i = j + 1;
-    }
-    sl_buf norm;
-    sl_buf_init(&norm);
-    sl_buf_putc(&norm, '/');
-    for (size_t k = 0; k < nseg; k++) {
-        if (k) sl_buf_putc(&norm, '/');
-        sl_buf_append(&norm, seg[k], seg_len[k]);
-    }
-    if (nseg && raw_path[len - 1] == '/') sl_buf_putc(&norm, '/');
-    sl_buf_uri_encode(out, norm.data, norm.len, true);
-    sl_buf_free(&norm);
-    free(seg);
-    free(seg_len);
 }
 
 /* ---- canonical query ---- */
@@ -150,21 +106,6 @@ static int header_entry_cmp(const void *a, const void *b) {
     return strcmp(((const header_entry *)a)->name, ((const header_entry *)b)->name);
 }
 
-/* Trimall: no leading or trailing white space, inner runs collapsed to one space. */
-static void append_trimall(sl_buf *b, const char *v) {
-    bool pending = false, any = false;
-    for (; v && *v; v++) {
-        if (is_ws(*v)) {
-            pending = any;
-            continue;
-        }
-        if (pending) sl_buf_putc(b, ' ');
-        pending = false;
-        any = true;
-        sl_buf_putc(b, *v);
-    }
-}
-
 static bool header_name_ok(const char *s) {
     if (!s || !*s) return false;
     for (; *s; s++)
@@ -198,7 +139,7 @@ static long collect_headers(const sl_sigv4_sign_request *req, const char *amz_da
             free(name);
             sl_buf_putc(&entries[k].value, ',');
         }
-        append_trimall(&entries[k].value, h->value);
+        sl_sigv4_trimall(&entries[k].value, h->value);
         if (!strcmp(entries[k].name, "host")) has_host = true;
         if (!strcmp(entries[k].name, "x-amz-date")) has_date = true;
     }
@@ -251,7 +192,7 @@ int sl_sigv4_sign(const sl_sigv4_sign_request *req, sl_sigv4_signature *out, cha
         payload = body_hash;
     }
     sl_buf_printf(&cr, "%s\n", req->method);
-    canonical_uri(&cr, req->raw_path, req->s3);
+    sl_sigv4_canonical_uri(&cr, req->raw_path, req->s3);
     sl_buf_putc(&cr, '\n');
     canonical_query(&cr, req->raw_query);
     sl_buf_putc(&cr, '\n');

@@ -1,7 +1,6 @@
 /* json_proto: AWS JSON protocol framing, authentication and operation dispatch. */
 #include "core/json_proto.h"
 
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "core/aws_error.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/req_sigv4.h"
 
 static void call_free(sl_req *req) {
     sl_json_call *call = req->state;
@@ -20,8 +20,6 @@ static void call_free(sl_req *req) {
     free(call);
     req->state = NULL;
 }
-
-static const char *hdr_lookup(void *ctx, const char *name) { return sl_req_header(ctx, name); }
 
 void sl_json_reply(sl_json_call *call, json_t *output) {
     if (!output) output = json_object();
@@ -83,24 +81,7 @@ bool sl_json_type_ok(sl_json_call *call, json_t *in, const char *field, json_typ
 }
 
 static bool authenticate(sl_json_call *call) {
-    sl_req *req = call->req;
-    unsigned char d[32];
-    char hex[65];
-    EVP_Digest(req->body.data ? req->body.data : "", req->body.len, d, NULL, EVP_sha256(), NULL);
-    sl_hex_encode(d, 32, hex);
-    sl_sigv4_request sr = {
-        .method = req->method,
-        .raw_path = req->raw_path,
-        .raw_query = req->raw_query,
-        .header = hdr_lookup,
-        .header_ctx = req,
-        .payload_hash = hex,
-        .s3 = false,
-        .now_ms = sl_now_ms(),
-        .secret = sl_credentials_secret,
-        .secret_ctx = call->service->credentials,
-    };
-    switch (sl_sigv4_verify(&sr, &call->auth)) {
+    switch (sl_req_verify_sigv4(call->req, call->service->credentials, &call->auth)) {
     case SL_AUTH_OK: return true;
     case SL_AUTH_ANONYMOUS:
         sl_json_fail(call, 400, "MissingAuthenticationTokenException",

@@ -6,7 +6,6 @@
  * documents go back URL-encoded, as IAM sends them (botocore decodes them again).
  * This file owns the wire: decoding, authentication, input constraints, XML. The rows are
  * iam.c's. An action not listed in `ops` answers InvalidAction, as IAM does. */
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include "auth/sigv4.h"
 #include "core/buf.h"
 #include "core/ids.h"
+#include "core/req_sigv4.h"
 #include "iam/iam_internal.h"
 
 #define IAM_XMLNS    "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -471,28 +471,9 @@ static const struct {
 
 /* ---- framing ---- */
 
-static const char *header_lookup(void *ctx, const char *name) { return sl_req_header(ctx, name); }
-
 static bool authenticate(iam_call *c) {
-    sl_req *req = c->req;
-    unsigned char d[32];
-    char hex[65];
-    EVP_Digest(req->body.data ? req->body.data : "", req->body.len, d, NULL, EVP_sha256(), NULL);
-    sl_hex_encode(d, 32, hex);
-    sl_sigv4_request sr = {
-        .method = req->method,
-        .raw_path = req->raw_path,
-        .raw_query = req->raw_query,
-        .header = header_lookup,
-        .header_ctx = req,
-        .payload_hash = hex,
-        .s3 = false,
-        .now_ms = sl_now_ms(),
-        .secret = sl_credentials_secret,
-        .secret_ctx = c->iam->credentials,
-    };
     sl_auth_result auth;
-    switch (sl_sigv4_verify(&sr, &auth)) {
+    switch (sl_req_verify_sigv4(c->req, c->iam->credentials, &auth)) {
     case SL_AUTH_OK: return true;
     case SL_AUTH_ANONYMOUS:
         fail(c, 403, "MissingAuthenticationToken", "Request is missing Authentication Token");
