@@ -120,6 +120,20 @@ bool ecs_agent_pick(sl_tasks *t, const char *cluster, char *out, size_t n) {
     return best != NULL;
 }
 
+bool ecs_agent_connected(sl_tasks *t, const char *cluster, const char *ref, char *out, size_t n) {
+    pthread_mutex_lock(&t->mu);
+    ecs_instance *found = NULL;
+    for (ecs_instance *i = t->instances; i; i = i->next) {
+        const char *slash = strrchr(i->arn, '/');
+        if (i->connected && !strcmp(i->cluster, cluster) &&
+            (!strcmp(i->arn, ref) || (slash && !strcmp(slash + 1, ref))))
+            found = i;
+    }
+    if (found) snprintf(out, n, "%s", found->arn);
+    pthread_mutex_unlock(&t->mu);
+    return found != NULL;
+}
+
 static void wake_locked(ecs_instance *i) {
     if (i->poll) {
         sl_json_call *c = i->poll;

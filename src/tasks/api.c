@@ -385,6 +385,7 @@ static void op_list_task_definition_families(void *svc, sl_json_call *call, json
 
 static void op_run_task(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
+    json_object_del(in, "_containerInstance"); /* StartTask's alone */
     char code[64], msg[512];
     json_t *out = sl_tasks_run(t, in, code, sizeof code, msg, sizeof msg);
     if (!out) {
@@ -392,6 +393,40 @@ static void op_run_task(void *svc, sl_json_call *call, json_t *in) {
         return;
     }
     sl_json_reply(call, out);
+}
+
+/* StartTask: RunTask on each named container instance (an agent). */
+static void op_start_task(void *svc, sl_json_call *call, json_t *in) {
+    sl_tasks *t = svc;
+    json_t *instances = json_object_get(in, "containerInstances");
+    if (!json_is_array(instances) || !json_array_size(instances) ||
+        json_array_size(instances) > 10) {
+        FAIL(call, "InvalidParameterException", "containerInstances must name 1 to 10 instances.");
+        return;
+    }
+    json_t *tasks = json_array(), *failures = json_array();
+    size_t i;
+    json_t *ci;
+    json_array_foreach(instances, i, ci) {
+        json_t *req = json_deep_copy(in);
+        json_object_del(req, "containerInstances");
+        json_object_set_new(req, "launchType", json_string("EXTERNAL"));
+        json_object_set_new(req, "count", json_integer(1));
+        json_object_set(req, "_containerInstance", ci);
+        char code[64], msg[512];
+        json_t *out = sl_tasks_run(t, req, code, sizeof code, msg, sizeof msg);
+        json_decref(req);
+        if (!out) {
+            json_decref(tasks);
+            json_decref(failures);
+            FAIL(call, code, "%s", msg);
+            return;
+        }
+        json_array_extend(tasks, json_object_get(out, "tasks"));
+        json_array_extend(failures, json_object_get(out, "failures"));
+        json_decref(out);
+    }
+    sl_json_reply(call, json_pack("{s:o, s:o}", "tasks", tasks, "failures", failures));
 }
 
 /* A task by ARN or id, from memory or the store; NULL when unknown. */
@@ -599,6 +634,7 @@ static const sl_json_op ops[] = {
     {"ListTaskDefinitions", op_list_task_definitions},
     {"ListTaskDefinitionFamilies", op_list_task_definition_families},
     {"RunTask", op_run_task},
+    {"StartTask", op_start_task},
     {"DescribeTasks", op_describe_tasks},
     {"ListTasks", op_list_tasks},
     {"StopTask", op_stop_task},

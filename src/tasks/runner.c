@@ -904,7 +904,11 @@ json_t *sl_tasks_run(sl_tasks *t, json_t *req, char *code, size_t codelen, char 
     char reason[600] = "";
     const char *why = NULL;
     char instance[400] = "";
-    if (!strcmp(lt, "EXTERNAL") && !ecs_agent_pick(t, cluster, instance, sizeof instance)) {
+    /* StartTask names the instance (an internal field: RunTask's model has no such member) */
+    const char *forced = json_string_value(json_object_get(req, "_containerInstance"));
+    if (forced) {
+        if (!ecs_agent_connected(t, cluster, forced, instance, sizeof instance)) why = "MISSING";
+    } else if (!strcmp(lt, "EXTERNAL") && !ecs_agent_pick(t, cluster, instance, sizeof instance)) {
         why = "No Container Instances were found in your cluster.";
     } else if (!t->supervisor && strcmp(lt, "EXTERNAL") != 0) {
         snprintf(reason, sizeof reason, "Tasks cannot run on this machine: %s", t->supervisor_err);

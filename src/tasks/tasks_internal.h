@@ -149,6 +149,8 @@ int ecs_agents_load(sl_tasks *t);
 void ecs_agents_free(sl_tasks *t);
 /* The least busy connected instance of cluster (ARN copied into out), false when none. */
 bool ecs_agent_pick(sl_tasks *t, const char *cluster, char *out, size_t n);
+/* The connected instance of cluster named by ref (ARN or id), ARN copied into out. */
+bool ecs_agent_connected(sl_tasks *t, const char *cluster, const char *ref, char *out, size_t n);
 /* Hands a task start entry / a stop to the instance's agent (wakes its poll). */
 void ecs_agent_send_start(sl_tasks *t, const char *instance_arn, json_t *entry);
 void ecs_agent_send_stop(sl_tasks *t, const char *instance_arn, const char *task_arn);

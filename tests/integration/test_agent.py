@@ -306,6 +306,20 @@ def test_stop_task_reaches_agent():
     assert "got TERM" in lines_of(LOGS_CLIENT, "stoppable", arn)
 
 
+def test_start_task_on_named_instance():
+    # StartTask places the task on the container instance it names; an unknown one is MISSING
+    td = register(ECS, "started", ["sh", "-c", "echo placed"])
+    inst = A.instance_arn()
+    r = ECS.start_task(cluster=CLUSTER, taskDefinition=td["taskDefinitionArn"], containerInstances=[inst])
+    assert not r["failures"] and len(r["tasks"]) == 1, r
+    arn = r["tasks"][0]["taskArn"]
+    assert r["tasks"][0]["containerInstanceArn"] == inst, r
+    t = wait_status(ECS, arn, "STOPPED")
+    assert t["containers"][0].get("exitCode") == 0, t
+    r = ECS.start_task(cluster=CLUSTER, taskDefinition=td["taskDefinitionArn"], containerInstances=["0" * 32])
+    assert not r["tasks"] and r["failures"][0]["reason"] == "MISSING", r
+
+
 def test_agent_sigterm_stops_and_reports_its_tasks():
     global A
     td = register(ECS, "sigterm", ["sh", "-c", "trap 'echo bye; exit 5' TERM; echo up; "
@@ -506,6 +520,7 @@ TESTS = [
     test_many_lines_complete_when_stopped,
     test_cannot_start_reported,
     test_stop_task_reaches_agent,
+    test_start_task_on_named_instance,
     test_agent_sigterm_stops_and_reports_its_tasks,
     test_reregisters_when_the_daemon_forgets_the_instance,
     test_kill9_agent_termination_notice_then_restart,
