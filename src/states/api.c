@@ -442,6 +442,38 @@ static void next_token(json_t *out, long offset, int limit, int got, bool more) 
     }
 }
 
+/* Runs a listing statement whose last two parameters are LIMIT (limit + 1) and OFFSET, turning
+ * each row into an item with row(); answers {field: [...], "nextToken"?}. */
+static void reply_page(sl_json_call *call, sqlite3_stmt *st, int limit_param, int limit,
+                       long offset, const char *field, json_t *(*row)(sqlite3_stmt *st, void *ctx),
+                       void *ctx) {
+    sqlite3_bind_int(st, limit_param, limit + 1);
+    sqlite3_bind_int64(st, limit_param + 1, offset);
+    json_t *list = json_array();
+    int n = 0;
+    bool more = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        json_array_append_new(list, row(st, ctx));
+        n++;
+    }
+    sqlite3_reset(st);
+    json_t *out = json_object();
+    json_object_set_new(out, field, list);
+    next_token(out, offset, limit, n, more);
+    sl_json_reply(call, out);
+}
+
+static json_t *machine_item(sqlite3_stmt *st, void *ctx) {
+    (void)ctx;
+    return json_pack("{s:s, s:s, s:s, s:f}", "stateMachineArn", sqlite3_column_text(st, 0), "name",
+                     sqlite3_column_text(st, 1), "type", sqlite3_column_text(st, 2), "creationDate",
+                     epoch(sqlite3_column_int64(st, 3)));
+}
+
 static void op_list_state_machines(void *svc, sl_json_call *call, json_t *in) {
     sl_states *s = svc;
     int limit;
@@ -451,26 +483,7 @@ static void op_list_state_machines(void *svc, sl_json_call *call, json_t *in) {
     sqlite3_stmt *st = sl_store_cached(db, "SELECT arn, name, type, created_ms FROM sfn_machines "
                                            "ORDER BY name LIMIT ?1 OFFSET ?2");
     if (!st) return internal(call);
-    sqlite3_bind_int(st, 1, limit + 1);
-    sqlite3_bind_int64(st, 2, offset);
-    json_t *list = json_array();
-    int n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:f}", "stateMachineArn", sqlite3_column_text(st, 0),
-                            "name", sqlite3_column_text(st, 1), "type", sqlite3_column_text(st, 2),
-                            "creationDate", epoch(sqlite3_column_int64(st, 3))));
-        n++;
-    }
-    sqlite3_reset(st);
-    json_t *out = json_pack("{s:o}", "stateMachines", list);
-    next_token(out, offset, limit, n, more);
-    sl_json_reply(call, out);
+    reply_page(call, st, 1, limit, offset, "stateMachines", machine_item, NULL);
 }
 
 static void op_validate_definition(void *svc, sl_json_call *call, json_t *in) {
@@ -781,6 +794,17 @@ static void op_describe_machine_for_execution(void *svc, sl_json_call *call, jso
     sl_json_reply(call, out);
 }
 
+static json_t *execution_item(sqlite3_stmt *st, void *machine_arn) {
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:f, s:i}", "executionArn", sqlite3_column_text(st, 0),
+                  "stateMachineArn", (const char *)machine_arn, "name", sqlite3_column_text(st, 1),
+                  "status", sqlite3_column_text(st, 2), "startDate",
+                  epoch(sqlite3_column_int64(st, 3)), "redriveCount", sqlite3_column_int(st, 5));
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+        json_object_set_new(o, "stopDate", json_real(epoch(sqlite3_column_int64(st, 4))));
+    return o;
+}
+
 static void op_list_executions(void *svc, sl_json_call *call, json_t *in) {
     sl_states *s = svc;
     const char *marn = sl_json_str(in, "stateMachineArn");
@@ -829,30 +853,7 @@ static void op_list_executions(void *svc, sl_json_call *call, json_t *in) {
     if (!st) return internal(call);
     sqlite3_bind_text(st, 1, marn, -1, SQLITE_TRANSIENT);
     if (status) sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 3, limit + 1);
-    sqlite3_bind_int64(st, 4, offset);
-    json_t *list = json_array();
-    int n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:f, s:i}", "executionArn", sqlite3_column_text(st, 0),
-                      "stateMachineArn", marn, "name", sqlite3_column_text(st, 1), "status",
-                      sqlite3_column_text(st, 2), "startDate", epoch(sqlite3_column_int64(st, 3)),
-                      "redriveCount", sqlite3_column_int(st, 5));
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-            json_object_set_new(o, "stopDate", json_real(epoch(sqlite3_column_int64(st, 4))));
-        json_array_append_new(list, o);
-        n++;
-    }
-    sqlite3_reset(st);
-    json_t *out = json_pack("{s:o}", "executions", list);
-    next_token(out, offset, limit, n, more);
-    sl_json_reply(call, out);
+    reply_page(call, st, 3, limit, offset, "executions", execution_item, (void *)marn);
 }
 
 static void stop_ended(void *ctx) { sl_json_wake(ctx); }
@@ -894,6 +895,19 @@ static void strip_data(json_t *details) {
     }
 }
 
+static json_t *history_item(sqlite3_stmt *st, void *include_data) {
+    json_t *ev = NULL;
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+        ev = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+    if (!ev) ev = json_object();
+    if (!*(bool *)include_data) strip_data(ev);
+    json_object_set_new(ev, "timestamp", json_real(epoch(sqlite3_column_int64(st, 3))));
+    json_object_set_new(ev, "type", json_string((const char *)sqlite3_column_text(st, 2)));
+    json_object_set_new(ev, "id", json_integer(sqlite3_column_int(st, 0)));
+    json_object_set_new(ev, "previousEventId", json_integer(sqlite3_column_int(st, 1)));
+    return ev;
+}
+
 static void op_get_execution_history(void *svc, sl_json_call *call, json_t *in) {
     sl_states *s = svc;
     exec_row r = {0};
@@ -918,33 +932,8 @@ static void op_get_execution_history(void *svc, sl_json_call *call, json_t *in) 
         return internal(call);
     }
     sqlite3_bind_text(st, 1, r.arn, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, limit + 1);
-    sqlite3_bind_int64(st, 3, offset);
-    json_t *events = json_array();
-    int n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        json_t *ev = NULL;
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-            ev = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
-        if (!ev) ev = json_object();
-        if (!include) strip_data(ev);
-        json_object_set_new(ev, "timestamp", json_real(epoch(sqlite3_column_int64(st, 3))));
-        json_object_set_new(ev, "type", json_string((const char *)sqlite3_column_text(st, 2)));
-        json_object_set_new(ev, "id", json_integer(sqlite3_column_int(st, 0)));
-        json_object_set_new(ev, "previousEventId", json_integer(sqlite3_column_int(st, 1)));
-        json_array_append_new(events, ev);
-        n++;
-    }
-    sqlite3_reset(st);
+    reply_page(call, st, 2, limit, offset, "events", history_item, &include);
     exec_row_free(&r);
-    json_t *out = json_pack("{s:o}", "events", events);
-    next_token(out, offset, limit, n, more);
-    sl_json_reply(call, out);
 }
 
 typedef struct {
@@ -1203,6 +1192,13 @@ static void op_delete_activity(void *svc, sl_json_call *call, json_t *in) {
     sl_json_reply(call, NULL);
 }
 
+static json_t *activity_item(sqlite3_stmt *st, void *ctx) {
+    (void)ctx;
+    return json_pack("{s:s, s:s, s:f}", "activityArn", sqlite3_column_text(st, 0), "name",
+                     sqlite3_column_text(st, 1), "creationDate",
+                     epoch(sqlite3_column_int64(st, 2)));
+}
+
 static void op_list_activities(void *svc, sl_json_call *call, json_t *in) {
     sl_states *s = svc;
     int limit;
@@ -1212,26 +1208,7 @@ static void op_list_activities(void *svc, sl_json_call *call, json_t *in) {
     sqlite3_stmt *st = sl_store_cached(db, "SELECT arn, name, created_ms FROM sfn_activities "
                                            "ORDER BY name LIMIT ?1 OFFSET ?2");
     if (!st) return internal(call);
-    sqlite3_bind_int(st, 1, limit + 1);
-    sqlite3_bind_int64(st, 2, offset);
-    json_t *list = json_array();
-    int n = 0;
-    bool more = false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        json_array_append_new(list, json_pack("{s:s, s:s, s:f}", "activityArn",
-                                              sqlite3_column_text(st, 0), "name",
-                                              sqlite3_column_text(st, 1), "creationDate",
-                                              epoch(sqlite3_column_int64(st, 2))));
-        n++;
-    }
-    sqlite3_reset(st);
-    json_t *out = json_pack("{s:o}", "activities", list);
-    next_token(out, offset, limit, n, more);
-    sl_json_reply(call, out);
+    reply_page(call, st, 1, limit, offset, "activities", activity_item, NULL);
 }
 
 static void op_get_activity_task(void *svc, sl_json_call *call, json_t *in) {
