@@ -613,6 +613,19 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Lists e under its ARN unless an execution of that ARN is there: then that one is returned
+ * with a reference held and e is not listed. Caller holds the lock. */
+static sfn_exec *claim_locked(sl_states *s, sfn_exec *e) {
+    sfn_exec *old = table_get(s, e->arn);
+    if (old) {
+        old->refs++;
+        return old;
+    }
+    e->refs++;
+    table_put(s, e);
+    return NULL;
+}
+
 void sfn_runtime_submit(sl_states *s, sfn_exec *e) {
     pthread_mutex_lock(&s->mu);
     e->refs++;
@@ -626,16 +639,10 @@ sfn_exec *sfn_runtime_run_inline(sl_states *s, sfn_exec *e, bool unique) {
         /* listed while it runs, so a start of the same name sees it; running keeps workers
          * off it (messages posted meanwhile wait in the inbox) */
         pthread_mutex_lock(&s->mu);
-        sfn_exec *old = table_get(s, e->arn);
-        if (old) {
-            old->refs++;
-            pthread_mutex_unlock(&s->mu);
-            return old;
-        }
-        e->refs++;
-        table_put(s, e);
-        e->running = true;
+        sfn_exec *old = claim_locked(s, e);
+        if (!old) e->running = true;
         pthread_mutex_unlock(&s->mu);
+        if (old) return old;
     }
     sfn_exec_advance(s, e);
     sfn_exec_event_free_all(e);
@@ -674,17 +681,10 @@ sfn_exec *sfn_runtime_run_inline(sl_states *s, sfn_exec *e, bool unique) {
 
 sfn_exec *sfn_runtime_submit_unique(sl_states *s, sfn_exec *e) {
     pthread_mutex_lock(&s->mu);
-    sfn_exec *old = table_get(s, e->arn);
-    if (old) {
-        old->refs++;
-        pthread_mutex_unlock(&s->mu);
-        return old;
-    }
-    e->refs++;
-    table_put(s, e);
-    schedule_locked(s, e);
+    sfn_exec *old = claim_locked(s, e);
+    if (!old) schedule_locked(s, e);
     pthread_mutex_unlock(&s->mu);
-    return NULL;
+    return old;
 }
 
 int sfn_runtime_start(sl_states *s, char *err, size_t errlen) {
