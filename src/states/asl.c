@@ -431,19 +431,26 @@ static int resolve(asl_vctx *v, const level *lvl, const json_t *val, const char 
     return (int)json_integer_value(i);
 }
 
+/* A field that must be a non-empty array: the array, or NULL with the diagnostic given. */
+static json_t *required_array(asl_vctx *v, json_t *obj, const char *field) {
+    json_t *arr = json_object_get(obj, field);
+    if (!arr) {
+        asl_diag(v, ASL_SCHEMA, NULL, "These fields are required: [%s]", field);
+        return NULL;
+    }
+    if (!asl_expect(v, arr, ASL_T_ARRAY, field)) return NULL;
+    if (json_array_size(arr) == 0) {
+        asl_diag(v, ASL_SCHEMA, field, "Value cannot be empty");
+        return NULL;
+    }
+    return arr;
+}
+
 static char **parse_error_equals(asl_vctx *v, json_t *obj, size_t *n, bool *has_all) {
-    json_t *arr = json_object_get(obj, "ErrorEquals");
     *n = 0;
     *has_all = false;
-    if (!arr) {
-        asl_diag(v, ASL_SCHEMA, NULL, "These fields are required: [ErrorEquals]");
-        return NULL;
-    }
-    if (!asl_expect(v, arr, ASL_T_ARRAY, "ErrorEquals")) return NULL;
-    if (json_array_size(arr) == 0) {
-        asl_diag(v, ASL_SCHEMA, "ErrorEquals", "Value cannot be empty");
-        return NULL;
-    }
+    json_t *arr = required_array(v, obj, "ErrorEquals");
+    if (!arr) return NULL;
     char **errs = sl_xcalloc(json_array_size(arr), sizeof *errs);
     size_t i;
     json_t *e;
@@ -706,16 +713,8 @@ static void parse_fail(asl_vctx *v, json_t *obj, sl_asl_state *st) {
 }
 
 static void parse_parallel(asl_vctx *v, json_t *obj, sl_asl_state *st, int depth) {
-    json_t *br = json_object_get(obj, "Branches");
-    if (!br) {
-        asl_diag(v, ASL_SCHEMA, NULL, "These fields are required: [Branches]");
-        return;
-    }
-    if (!asl_expect(v, br, ASL_T_ARRAY, "Branches")) return;
-    if (json_array_size(br) == 0) {
-        asl_diag(v, ASL_SCHEMA, "Branches", "Value cannot be empty");
-        return;
-    }
+    json_t *br = required_array(v, obj, "Branches");
+    if (!br) return;
     if (depth >= ASL_MAX_NESTING) {
         asl_diag(v, ASL_SCHEMA, "Branches",
                  "Parallel and Map states may be nested at most %d levels deep", ASL_MAX_NESTING);
@@ -885,16 +884,8 @@ static void parse_map(asl_vctx *v, json_t *obj, sl_asl_state *st, int depth) {
 static void parse_choice(asl_vctx *v, const level *lvl, json_t *obj, sl_asl_state *st) {
     json_t *def = json_object_get(obj, "Default");
     if (def) st->default_next = resolve(v, lvl, def, "Default");
-    json_t *choices = json_object_get(obj, "Choices");
-    if (!choices) {
-        asl_diag(v, ASL_SCHEMA, NULL, "These fields are required: [Choices]");
-        return;
-    }
-    if (!asl_expect(v, choices, ASL_T_ARRAY, "Choices")) return;
-    if (json_array_size(choices) == 0) {
-        asl_diag(v, ASL_SCHEMA, "Choices", "Value cannot be empty");
-        return;
-    }
+    json_t *choices = required_array(v, obj, "Choices");
+    if (!choices) return;
     st->choices = sl_xcalloc(json_array_size(choices), sizeof *st->choices);
     size_t i;
     json_t *c;
