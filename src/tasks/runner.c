@@ -21,7 +21,11 @@
 #include "store/outbox.h"
 #include "tasks/tasks_internal.h"
 
-#define MAX_PENDING_LINES 100000
+/* Lines wait for the runner's next flush (every 200 ms, sooner once FLUSH_LINES are waiting).
+ * Past MAX_PENDING_LINES (a task printing faster than the store takes them) they are counted
+ * and dropped, with a warning at the flush. */
+#define FLUSH_LINES       8192
+#define MAX_PENDING_LINES 2000000
 
 /* ---- documents ---- */
 
@@ -244,6 +248,7 @@ static void on_line(void *ctx, sl_stream stream, const char *line, size_t len, i
     ecs_container *c = ctx;
     (void)stream;
     if (!c->log_group) return; /* no awslogs: output is dropped, as with no log driver */
+    bool wake = false;
     pthread_mutex_lock(&c->lines_mu);
     if (c->nlines < MAX_PENDING_LINES) {
         if (c->nlines == c->cap_lines) {
@@ -253,8 +258,18 @@ static void on_line(void *ctx, sl_stream stream, const char *line, size_t len, i
         c->lines[c->nlines].ts = ts;
         c->lines[c->nlines].text = sl_xstrndup(line, len);
         c->nlines++;
+        wake = c->nlines % FLUSH_LINES == 0;
+    } else {
+        c->dropped_lines++;
     }
     pthread_mutex_unlock(&c->lines_mu);
+    if (wake) { /* a flood: flush now rather than at the next tick */
+        sl_tasks *t = c->task->svc;
+        pthread_mutex_lock(&t->mu);
+        t->flush_now = true;
+        pthread_cond_signal(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+    }
 }
 
 static void on_exit_cb(void *ctx, const sl_container_exit *x) {
@@ -276,10 +291,14 @@ static void flush_logs(sl_tasks *t, ecs_task *k) {
         if (!c->log_group) continue;
         pthread_mutex_lock(&c->lines_mu);
         ecs_line *lines = c->lines;
-        size_t n = c->nlines;
+        size_t n = c->nlines, dropped = c->dropped_lines;
         c->lines = NULL;
         c->nlines = c->cap_lines = 0;
+        c->dropped_lines = 0;
         pthread_mutex_unlock(&c->lines_mu);
+        if (dropped)
+            sl_warn("\"task output dropped\" task=%s container=%s lines=%zu", k->id, c->name,
+                    dropped);
         if (!n) continue;
         if (t->logs) {
             sl_log_line *ll = sl_xcalloc(n, sizeof *ll);
@@ -652,7 +671,7 @@ static void *runner_main(void *arg) {
     sl_tasks *t = arg;
     pthread_mutex_lock(&t->mu);
     while (!t->stopping) {
-        if (!t->queue) {
+        if (!t->queue && !t->flush_now) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 200 * 1000000L;
@@ -664,13 +683,21 @@ static void *runner_main(void *arg) {
         }
         ecs_event *ev = t->queue;
         t->queue = t->queue_tail = NULL;
-        ecs_task *running[64];
-        size_t nrun = 0;
-        for (ecs_task *k = t->tasks; k && nrun < 64; k = k->next)
-            if (!strcmp(k->last_status, "RUNNING") || !strcmp(k->last_status, "PENDING"))
-                running[nrun++] = k;
+        t->flush_now = false;
+        size_t nrun = 0, cap = 0;
+        ecs_task **running = NULL;
+        for (ecs_task *k = t->tasks; k; k = k->next) {
+            if (strcmp(k->last_status, "RUNNING") && strcmp(k->last_status, "PENDING")) continue;
+            if (nrun == cap) {
+                cap = cap ? cap * 2 : 16;
+                running = sl_xrealloc(running, cap * sizeof *running);
+            }
+            running[nrun++] = k;
+        }
         pthread_mutex_unlock(&t->mu);
+        /* only this thread frees tasks, so the pointers stay good while it flushes */
         for (size_t i = 0; i < nrun; i++) flush_logs(t, running[i]);
+        free(running);
         ecs_agents_tick(t);
         json_t *lost = ecs_agents_expire(t);
         size_t li;

@@ -50,6 +50,7 @@ typedef struct ecs_container {
     pthread_mutex_t lines_mu; /* the supervisor appends, the runner flushes */
     ecs_line *lines;
     size_t nlines, cap_lines;
+    size_t dropped_lines; /* past the pending limit since the last flush */
 } ecs_container;
 
 typedef struct ecs_waiter {
@@ -122,6 +123,7 @@ struct sl_tasks {
     ecs_event *queue, *queue_tail;
     pthread_t thread;
     bool started, stopping;
+    bool flush_now; /* a container's output is piling up: flush before the next tick */
 
     /* agents (ECS Anywhere): guarded by mu */
     struct ecs_instance *instances;

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""ECS tasks behaving as ECS does at the edges, through boto3 and the AWS CLI: a task copying an
+S3 object with `aws s3 cp` inside it; a task killed by its memory limit (OutOfMemoryError, 137);
+a runTask.sync state timing out (States.Timeout, the task stopped by Step Functions); a missing
+executable (TaskFailedToStart, CannotStartContainerError); an image that cannot be pulled
+(RunTask failures); a task flooding stdout (every line in CloudWatch Logs by the time it is
+STOPPED); 50 short tasks at once (every exit reported). After each case the daemon must still
+answer GET /_sluice/health and run a trivial task. Output: TAP-like lines for
+tests/integration/run."""
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+EP = os.environ["AWS_ENDPOINT_URL"]
+FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
+CFG = Config(retries={"total_max_attempts": 1})
+ecs = boto3.client("ecs", endpoint_url=EP, region_name="us-east-1", config=CFG)
+logs = boto3.client("logs", endpoint_url=EP, region_name="us-east-1", config=CFG)
+s3 = boto3.client("s3", endpoint_url=EP, region_name="us-east-1", config=CFG)
+sfn = boto3.client("stepfunctions", endpoint_url=EP, region_name="us-east-1", config=CFG)
+AWS = "/usr/bin/aws"
+ROLE = "arn:aws:iam::000000000000:role/tasks-behaviour-it"
+PID = os.getpid()
+
+
+def family(name):
+    return "beh-%s-%d" % (name, PID)
+
+
+def register(name, command, image="host", **container):
+    c = {"name": "main", "image": image, "command": command, "essential": True,
+         "logConfiguration": {"logDriver": "awslogs", "options": {
+             "awslogs-group": "/ecs/" + family(name), "awslogs-stream-prefix": "ecs",
+             "awslogs-create-group": "true", "awslogs-region": "us-east-1"}}}
+    c.update(container)
+    return ecs.register_task_definition(family=family(name), containerDefinitions=[c],
+                                        requiresCompatibilities=["FARGATE"], cpu="256",
+                                        memory="512", networkMode="awsvpc")["taskDefinition"]
+
+
+def run(td, count=1, **kw):
+    r = ecs.run_task(taskDefinition=td["taskDefinitionArn"], launchType="FARGATE", count=count,
+                     networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}}, **kw)
+    assert not r["failures"], r["failures"]
+    assert len(r["tasks"]) == count, r
+    return r["tasks"]
+
+
+def wait_all_stopped(arns, timeout=30):
+    """DescribeTasks (100 at a time) until every task is STOPPED; returns them by ARN."""
+    deadline = time.time() + timeout
+    done = {}
+    while True:
+        left = [a for a in arns if a not in done]
+        for i in range(0, len(left), 100):
+            for t in ecs.describe_tasks(tasks=left[i:i + 100])["tasks"]:
+                if t["lastStatus"] == "STOPPED":
+                    done[t["taskArn"]] = t
+        if len(done) == len(arns):
+            return done
+        if time.time() > deadline:
+            raise AssertionError("%d of %d tasks not STOPPED after %ss" % (len(arns) - len(done), len(arns), timeout))
+        time.sleep(0.1)
+
+
+def wait_stopped(arn, timeout=30):
+    return wait_all_stopped([arn], timeout)[arn]
+
+
+def stream_of(td_name, arn):
+    return "/ecs/" + family(td_name), "ecs/main/" + arn.rsplit("/", 1)[1]
+
+
+def all_log_lines(group, stream):
+    """Every event of a stream, following nextForwardToken until it stops changing."""
+    lines, token = [], None
+    while True:
+        kw = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+        if token:
+            kw["nextToken"] = token
+        r = logs.get_log_events(**kw)
+        lines.extend(e["message"] for e in r["events"])
+        if not r["events"] or r["nextForwardToken"] == token:
+            return lines
+        token = r["nextForwardToken"]
+
+
+def assert_healthy():
+    """The daemon answers its health check and still runs a trivial task to a clean exit."""
+    with urllib.request.urlopen(EP + "/_sluice/health", timeout=10) as r:
+        assert r.status == 200, r.status
+    td = register("health", ["/bin/true"])
+    t = wait_stopped(run(td)[0]["taskArn"], timeout=20)
+    assert t["containers"][0].get("exitCode") == 0, t
+
+
+def test_1_task_copies_s3_object_with_aws_cli():
+    bucket = "beh-copy-%d" % PID
+    s3.create_bucket(Bucket=bucket)
+    body = os.urandom(3 << 20) + b"end"
+    s3.put_object(Bucket=bucket, Key="k1", Body=body)
+    td = register("copy", ["/bin/sh", "-c", "aws s3 cp s3://%s/k1 s3://%s/k2" % (bucket, bucket)])
+    t = wait_stopped(run(td)[0]["taskArn"], timeout=60)
+    assert t["containers"][0]["exitCode"] == 0, (t, all_log_lines(*stream_of("copy", t["taskArn"])))
+    got = s3.get_object(Bucket=bucket, Key="k2")["Body"].read()
+    assert got == body, "k2 has %d bytes, k1 %d, equal: %s" % (len(got), len(body), got == body)
+
+
+def test_2_memory_limit_kills_with_out_of_memory_error():
+    td = register("oom", ["/bin/sh", "-c", "exec python3 -c \"a=' '*(400<<20)\""], memory=64)
+    t = wait_stopped(run(td)[0]["taskArn"], timeout=60)
+    c = t["containers"][0]
+    assert t["stopCode"] == "EssentialContainerExited", t
+    assert c.get("reason", "").startswith("OutOfMemoryError"), \
+        ("container reason %r, exitCode %r, log %r" % (c.get("reason"), c.get("exitCode"),
+                                                        all_log_lines(*stream_of("oom", t["taskArn"]))[-3:]))
+    assert c.get("exitCode") == 137, c
+
+
+def test_3_state_machine_timeout_stops_the_task():
+    td = register("sfnto", ["/bin/sleep", "60"], stopTimeout=2)
+    definition = {"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "TimeoutSeconds": 2,
+        "Parameters": {"LaunchType": "FARGATE", "Cluster": "default",
+                       "TaskDefinition": td["taskDefinitionArn"]},
+        "End": True}}}
+    arn = sfn.create_state_machine(name="beh-timeout-%d" % PID, definition=json.dumps(definition),
+                                   roleArn=ROLE)["stateMachineArn"]
+    t0 = time.time()
+    ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    deadline = t0 + 30
+    while (d := sfn.describe_execution(executionArn=ex))["status"] == "RUNNING":
+        assert time.time() < deadline, "execution still RUNNING after 30 s"
+        time.sleep(0.1)
+    assert d["status"] == "FAILED" and d.get("error") == "States.Timeout", d
+    assert time.time() - t0 < 15, "took %.1f s for a 2 s timeout" % (time.time() - t0)
+    arns = ecs.list_tasks(family=family("sfnto"), desiredStatus="STOPPED")["taskArns"] + \
+        ecs.list_tasks(family=family("sfnto"))["taskArns"]
+    assert len(arns) == 1, arns
+    t = wait_stopped(arns[0], timeout=15)
+    assert t["stopCode"] == "UserInitiated", t
+    assert "Step Functions" in t.get("stoppedReason", ""), t
+    assert t["containers"][0].get("exitCode") in (143, 137), t
+
+
+def test_4_missing_executable_fails_to_start():
+    td = register("nobin", ["/no/such/binary"])
+    t = wait_stopped(run(td)[0]["taskArn"])
+    c = t["containers"][0]
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert c.get("reason", "").startswith("CannotStartContainerError"), c
+    assert "/no/such/binary" in c["reason"], c
+
+
+def test_5_bad_image_answers_failures():
+    td = register("badimg", ["true"], image="example/not-here-%d:1" % PID)
+    out = subprocess.run([AWS, "--endpoint-url", EP, "--region", "us-east-1", "--output", "json",
+                          "ecs", "run-task", "--task-definition", td["taskDefinitionArn"],
+                          "--launch-type", "FARGATE"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["tasks"] == [] and r["failures"][0]["reason"] == "CannotPullContainerError", r
+    assert "example/not-here-%d:1" % PID in r["failures"][0].get("detail", ""), r
+
+
+def test_6_stdout_flood_reaches_logs_complete():
+    n = 200000
+    td = register("flood", ["/usr/bin/seq", "1", str(n)])
+    t0 = time.time()
+    t = wait_stopped(run(td)[0]["taskArn"], timeout=120)
+    took = time.time() - t0
+    assert t["containers"][0]["exitCode"] == 0, t
+    lines = all_log_lines(*stream_of("flood", t["taskArn"]))
+    assert len(lines) == n and lines[-1] == str(n), \
+        "%d lines of %d in CloudWatch Logs when STOPPED (STOPPED after %.1f s), last %r" % (
+            len(lines), n, took, lines[-1:] or None)
+    assert lines == [str(i) for i in range(1, n + 1)], "lines out of order or altered"
+    assert took < 60, "STOPPED after %.1f s" % took
+    print("# flood: %d lines, STOPPED after %.1f s" % (n, took))
+
+
+def test_7_fifty_concurrent_short_tasks_all_exit():
+    td = register("many", ["/bin/sh", "-c", "echo $$; exit 0"])
+    arns = []
+    for _ in range(5):
+        arns += [t["taskArn"] for t in run(td, count=10)]
+    assert len(set(arns)) == 50, len(set(arns))
+    done = wait_all_stopped(arns, timeout=60)
+    bad = [(a, t["containers"][0].get("exitCode"), t.get("stopCode")) for a, t in done.items()
+           if t["containers"][0].get("exitCode") != 0]
+    assert not bad, "%d of 50 without exit 0: %s" % (len(bad), bad[:5])
+
+
+TESTS = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_")]
+
+
+def main():
+    failed = 0
+    for name, fn in TESTS:
+        if FILTER not in name:
+            continue
+        try:
+            fn()
+            try:
+                assert_healthy()
+            except Exception as e:
+                raise AssertionError("daemon not healthy afterwards: %r" % e)
+            print("ok - tasks_behaviour: %s" % name)
+        except Exception:
+            failed += 1
+            print("not ok - tasks_behaviour: %s: %s" % (name, traceback.format_exc().replace("\n", " | ")))
+            try:
+                assert_healthy()
+            except Exception as e:
+                print("# daemon not healthy after %s: %r" % (name, e))
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
