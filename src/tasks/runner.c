@@ -230,6 +230,54 @@ static int persist(sl_tasks *t, ecs_task *k, bool insert, bool status_changed) {
     return rc;
 }
 
+typedef struct {
+    persist_job job;
+    sl_tasks *t;
+    ecs_task *k; /* finish: the task leaves memory once this write is durable */
+    bool finish;
+} async_persist;
+
+static void finish_done(sl_tasks *t, ecs_task *k);
+
+static void persist_async_done(void *arg, int rc) {
+    async_persist *a = arg;
+    if (rc != 0) sl_error("\"task state not stored\" task=%s rc=%d", a->job.arn, rc);
+    if (a->finish) finish_done(a->t, a->k);
+    free(a->job.arn);
+    free(a->job.desired);
+    free(a->job.last);
+    free(a->job.doc);
+    free(a->job.runtime);
+    json_decref(a->job.event);
+    sl_tasks *t = a->t;
+    free(a);
+    pthread_mutex_lock(&t->mu);
+    if (--t->pending_writes == 0) pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* The same as persist() without waiting: status changes of running tasks are group-committed
+ * with everything else (writes are applied in order). finish: k is dropped from memory, its
+ * waiters told, once the write is durable (until then DescribeTasks reads it from memory). */
+static void persist_async(sl_tasks *t, ecs_task *k, bool status_changed, bool finish) {
+    async_persist *a = sl_xcalloc(1, sizeof *a);
+    a->t = t;
+    a->k = k;
+    a->finish = finish;
+    pthread_mutex_lock(&t->mu);
+    k->version++;
+    doc_refresh(k);
+    a->job = (persist_job){.arn = sl_xstrdup(k->arn),
+                           .desired = sl_xstrdup(k->desired_status),
+                           .last = sl_xstrdup(k->last_status),
+                           .doc = json_dumps(k->doc, JSON_COMPACT),
+                           .runtime = runtime_of(k),
+                           .event = status_changed ? state_change_event(t, k->doc) : NULL};
+    t->pending_writes++;
+    pthread_mutex_unlock(&t->mu);
+    sl_store_write_async(t->store, persist_write, persist_async_done, a);
+}
+
 /* ---- the queue ---- */
 
 static void post(sl_tasks *t, ecs_event *ev) {
@@ -365,16 +413,21 @@ static void rm_rf(const char *path) {
 
 /* All containers have exited: logs, STOPPED, the waiters; then the task leaves memory. */
 static void task_finish(sl_tasks *t, ecs_task *k) {
+    k->finishing = true;
     k->last_status = "DEPROVISIONING";
     if (!k->execution_stopped) k->execution_stopped = sl_now_ms();
-    persist(t, k, false, true);
-    flush_logs(t, k);
+    persist_async(t, k, true, false);
+    flush_logs(t, k); /* durable before STOPPED is written */
     k->last_status = "STOPPED";
     k->desired_status = "STOPPED";
     k->stopped = sl_now_ms();
-    persist(t, k, false, true);
     sl_credentials_revoke(t->credentials, k->access_key);
     rm_rf(k->workdir);
+    persist_async(t, k, true, true);
+}
+
+/* The STOPPED state is durable: the task leaves memory and its waiters hear of it. */
+static void finish_done(sl_tasks *t, ecs_task *k) {
     pthread_mutex_lock(&t->mu);
     ecs_waiter *w = k->waiters;
     k->waiters = NULL;
@@ -413,7 +466,7 @@ static void begin_stopping(sl_tasks *t, ecs_task *k, const char *code, const cha
     free(k->stopped_reason);
     k->stopped_reason = sl_xstrdup(reason);
     k->stopping = sl_now_ms();
-    persist(t, k, false, false);
+    persist_async(t, k, false, false);
     stop_containers(k);
 }
 
@@ -421,7 +474,7 @@ static void begin_stopping(sl_tasks *t, ecs_task *k, const char *code, const cha
 static void task_start_external(sl_tasks *t, ecs_task *k) {
     k->last_status = "PENDING";
     k->pull_started = sl_now_ms();
-    persist(t, k, false, true);
+    persist_async(t, k, true, false);
     int64_t expires = sl_now_ms() + 7 * 24 * 3600 * 1000LL;
     sl_credentials_issue(t->credentials, expires, k->access_key, k->secret);
     json_t *cs = json_array();
@@ -501,9 +554,9 @@ static void apply_report(sl_tasks *t, ecs_task *k, json_t *containers) {
     if (changed && strcmp(k->last_status, "RUNNING") != 0) {
         k->last_status = "RUNNING";
         k->started = sl_now_ms();
-        persist(t, k, false, true);
+        persist_async(t, k, true, false);
     } else if (changed) {
-        persist(t, k, false, false);
+        persist_async(t, k, false, false);
     }
 }
 
@@ -557,7 +610,7 @@ static void task_start(sl_tasks *t, ecs_task *k) {
     }
     k->last_status = "PENDING";
     k->pull_started = sl_now_ms();
-    persist(t, k, false, true);
+    persist_async(t, k, true, false);
     int64_t expires = sl_now_ms() + 7 * 24 * 3600 * 1000LL;
     sl_credentials_issue(t->credentials, expires, k->access_key, k->secret);
     char err[512] = "";
@@ -626,7 +679,7 @@ static void task_start(sl_tasks *t, ecs_task *k) {
     }
     k->last_status = "RUNNING";
     k->started = sl_now_ms();
-    persist(t, k, false, true);
+    persist_async(t, k, true, false);
 }
 
 static void container_exited(sl_tasks *t, ecs_task *k, int idx, const sl_container_exit *x) {
@@ -640,13 +693,21 @@ static void container_exited(sl_tasks *t, ecs_task *k, int idx, const sl_contain
         if (x->start_failed) begin_stopping(t, k, "TaskFailedToStart", "Task failed to start");
         else begin_stopping(t, k, "EssentialContainerExited", "Essential container in task exited");
     } else {
-        persist(t, k, false, false);
+        persist_async(t, k, false, false);
     }
     if (k->running == 0) task_finish(t, k);
 }
 
+static ecs_task *find_locked(sl_tasks *t, const char *arn_or_id);
+
 static void handle(sl_tasks *t, ecs_event *ev) {
     ecs_task *k = ev->task;
+    if (ev->task_arn) { /* posted from another thread: the task may have ended since */
+        pthread_mutex_lock(&t->mu);
+        k = find_locked(t, ev->task_arn);
+        pthread_mutex_unlock(&t->mu);
+    }
+    if (ev->kind != EV_LOST && (!k || k->finishing)) return;
     switch (ev->kind) {
     case EV_START: task_start(t, k); break;
     case EV_EXIT: container_exited(t, k, ev->container, &ev->exit); break;
@@ -708,6 +769,7 @@ static void *runner_main(void *arg) {
             nx = ev->next;
             handle(t, ev);
             free(ev->reason);
+            free(ev->task_arn);
             json_decref(ev->report);
             free(ev);
         }
@@ -742,8 +804,14 @@ void ecs_runner_stop(sl_tasks *t) {
     for (ecs_event *ev = t->queue, *nx; ev; ev = nx) {
         nx = ev->next;
         free(ev->reason);
+        free(ev->task_arn);
+        json_decref(ev->report);
         free(ev);
     }
+    /* writes in flight end with callbacks that touch tasks: let them land first */
+    pthread_mutex_lock(&t->mu);
+    while (t->pending_writes > 0) pthread_cond_wait(&t->cv, &t->mu);
+    pthread_mutex_unlock(&t->mu);
     t->queue = t->queue_tail = NULL;
     for (ecs_task *k = t->tasks, *nx; k; k = nx) {
         nx = k->next;
@@ -1003,7 +1071,7 @@ void ecs_task_stop(sl_tasks *t, const char *arn, const char *reason) {
     if (!k) return;
     ecs_event *ev = sl_xcalloc(1, sizeof *ev);
     ev->kind = EV_STOP;
-    ev->task = k;
+    ev->task_arn = sl_xstrdup(arn);
     ev->reason = reason ? sl_xstrdup(reason) : NULL;
     post(t, ev);
 }
@@ -1054,7 +1122,7 @@ void ecs_task_report(sl_tasks *t, const char *task_arn, json_t *containers) {
     if (!k) return;
     ecs_event *ev = sl_xcalloc(1, sizeof *ev);
     ev->kind = EV_REPORT;
-    ev->task = k;
+    ev->task_arn = sl_xstrdup(task_arn);
     ev->report = json_incref(containers);
     post(t, ev);
 }

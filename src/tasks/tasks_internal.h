@@ -80,6 +80,7 @@ typedef struct ecs_task {
     json_t *doc; /* the Task shape, rebuilt on every change (under the lock) */
     ecs_waiter *waiters;
     bool start_queued;
+    bool finishing; /* STOPPED is being written: events for it are ignored */
     struct ecs_task *next;
 } ecs_task;
 
@@ -98,6 +99,7 @@ typedef struct ecs_event {
     sl_container_exit exit;
     char *reason;
     json_t *report; /* EV_REPORT: the agent's containers array */
+    char *task_arn; /* EV_STOP, EV_REPORT: found again by ARN (it may have ended meanwhile) */
     struct ecs_event *next;
 } ecs_event;
 
@@ -123,7 +125,8 @@ struct sl_tasks {
     ecs_event *queue, *queue_tail;
     pthread_t thread;
     bool started, stopping;
-    bool flush_now; /* a container's output is piling up: flush before the next tick */
+    bool flush_now;     /* a container's output is piling up: flush before the next tick */
+    int pending_writes; /* task states handed to the store and not yet durable */
 
     /* agents (ECS Anywhere): guarded by mu */
     struct ecs_instance *instances;
