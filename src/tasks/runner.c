@@ -6,6 +6,7 @@
  * the task's row and puts an "ECS Task State Change" event on the default bus in the same
  * transaction. */
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,11 +405,17 @@ static void task_free(ecs_task *k) {
     free(k);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)ftw;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0)
+        sl_debug("\"cannot remove\" path=%s errno=%d", path, errno);
+    return 0;
+}
+
+/* Removes a task's working directory (only ever one under <data>/tasks/), without a shell. */
 static void rm_rf(const char *path) {
-    char cmd[1200];
     if (!*path || strstr(path, "/tasks/") == NULL) return;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) sl_debug("\"cannot remove\" path=%s", path);
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* All containers have exited: logs, STOPPED, the waiters; then the task leaves memory. */
