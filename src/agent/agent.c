@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "tasks/cli_shim.h"
 
 #define POLL_TIMEOUT_MS     30000L /* the daemon answers within 20 s */
 #define REGISTER_TIMEOUT_MS 15000L
@@ -275,6 +276,37 @@ static void strv_free(char **v) {
     free(v);
 }
 
+/* The daemon names its own machine's paths in PATH (its `aws` wrapper first) and HOME: here
+ * they are this agent's wrapper and the container's work directory. */
+static void rewrite_local_paths(sl_agent *a, char **envp, const char *workdir) {
+    static char shims[1100];
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    if (!shims[0] && !sl_cli_shim_install(a->data_dir, shims, sizeof shims)) shims[0] = 0;
+    pthread_mutex_unlock(&mu);
+    for (char **e = envp; *e; e++) {
+        sl_buf b;
+        if (!strncmp(*e, "HOME=", 5)) {
+            sl_buf_init(&b);
+            sl_buf_printf(&b, "HOME=%s", workdir);
+        } else if (!strncmp(*e, "PATH=", 5) && shims[0]) {
+            /* the first entry is the daemon's wrapper directory (<data>/bin) */
+            const char *first = *e + 5, *colon = strchr(first, ':');
+            size_t flen = colon ? (size_t)(colon - first) : strlen(first);
+            if (flen < 4 || strncmp(first + flen - 4, "/bin", 4) != 0 ||
+                !strncmp(first, "/usr/", 5) || !strncmp(first, "/bin", 4) ||
+                !strncmp(first, "/sbin", 5))
+                continue;
+            sl_buf_init(&b);
+            sl_buf_printf(&b, "PATH=%s%s", shims, colon ? colon : "");
+        } else {
+            continue;
+        }
+        free(*e);
+        *e = sl_buf_steal(&b);
+    }
+}
+
 /* The daemon's URL in AWS_ENDPOINT_URL and ECS_CONTAINER_METADATA_URI* is the one it knows
  * itself by; the task must reach it the way this agent does. Replaces scheme://authority. */
 static void rewrite_endpoints(sl_agent *a, char **envp) {
@@ -315,6 +347,7 @@ static bool container_start(sl_agent *a, agent_task *t, size_t i, json_t *def) {
     rewrite_endpoints(a, envp);
     char dir[2048], name[600], err[512] = "";
     snprintf(dir, sizeof dir, "%s/tasks/%s/%s", a->data_dir, t->id, c->name);
+    rewrite_local_paths(a, envp, dir);
     snprintf(name, sizeof name, "%s/%s", t->id, c->name);
     bool ok = true;
     if (!image || !*image) {

@@ -12,6 +12,7 @@
 
 #include "core/ids.h"
 #include "objects/direct.h"
+#include "tasks/cli_shim.h"
 #include "tasks/tasks_internal.h"
 
 /* The alias for image, or NULL. */
@@ -167,38 +168,12 @@ static json_t *override_for(ecs_container *c) {
     return NULL;
 }
 
-/* The AWS CLI that Debian ships (2.9) ignores AWS_ENDPOINT_URL, so `aws s3 cp` in a task would
- * go to AWS. Tasks find this wrapper first on PATH: it passes the endpoint on. */
-static const char AWS_SHIM[] = "#!/bin/sh\n"
-                               "# Sluice: pass AWS_ENDPOINT_URL to AWS CLIs that ignore it.\n"
-                               "for c in /usr/bin/aws /usr/local/bin/aws; do\n"
-                               "  if [ -x \"$c\" ]; then\n"
-                               "    if [ -n \"$AWS_ENDPOINT_URL\" ]; then exec \"$c\" "
-                               "--endpoint-url \"$AWS_ENDPOINT_URL\" \"$@\"; fi\n"
-                               "    exec \"$c\" \"$@\"\n"
-                               "  fi\n"
-                               "done\n"
-                               "echo 'aws: the AWS CLI is not installed' >&2\n"
-                               "exit 127\n";
-
+/* The `aws` wrapper's directory (cli_shim.h), written on first use. */
 static const char *cli_shims(sl_tasks *t) {
     static char dir[1100];
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&mu);
-    if (!dir[0]) {
-        char d[1100], f[1200], tmp[1300];
-        snprintf(d, sizeof d, "%.1000s/bin", t->data_dir);
-        snprintf(f, sizeof f, "%s/aws", d);
-        snprintf(tmp, sizeof tmp, "%s.tmp", f);
-        mkdir(d, 0755);
-        FILE *fp = fopen(tmp, "w");
-        if (fp) {
-            bool ok = fwrite(AWS_SHIM, 1, sizeof AWS_SHIM - 1, fp) == sizeof AWS_SHIM - 1;
-            ok = fclose(fp) == 0 && ok;
-            if (ok && chmod(tmp, 0755) == 0 && rename(tmp, f) == 0)
-                snprintf(dir, sizeof dir, "%s", d);
-        }
-    }
+    if (!dir[0] && !sl_cli_shim_install(t->data_dir, dir, sizeof dir)) dir[0] = 0;
     pthread_mutex_unlock(&mu);
     return dir[0] ? dir : NULL;
 }
