@@ -30,6 +30,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#define BENCH_PROG "s3load"
+#include "bench_util.h"
+
 #define MAX_CONC      256
 #define ERR_BODY_KEEP 300 /* bytes of an error response kept for printing */
 #define ERRORS_SHOWN  5
@@ -85,30 +88,7 @@ typedef struct {
     unsigned shown;
 } tally;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* CPU seconds this process has used, so a report can show whether the client was the limit. */
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("s3load: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
-
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) die("out of memory");
@@ -145,11 +125,6 @@ static void tally_add(tally *t, double ms) {
         if (!t->lat_ms) die("out of memory");
     }
     t->lat_ms[t->n++] = ms;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Nearest-rank percentile of the sorted latencies. */

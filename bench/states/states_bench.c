@@ -43,43 +43,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "states_bench"
+#include "../bench_util.h"
+
 #include "core/config.h"
 #include "core/ids.h"
 #include "states/states_internal.h"
 #include "store/store.h"
 
 #define ROLE "arn:aws:iam::000000000000:role/bench"
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("states_bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The clock history timestamps come from (sl_now_ms: gettimeofday), in microseconds. */
-static int64_t wall_us(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 static char *read_text(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -220,8 +192,8 @@ static void loop_done(sfn_exec *e, void *ctx) {
 static void run_window(engine *en, loop_state *ls, unsigned window, double until) {
     char arn[512];
     pthread_mutex_lock(&ls->mu);
-    while (mono_s() < until) {
-        while (ls->inflight < window && mono_s() < until) {
+    while (now_s() < until) {
+        while (ls->inflight < window && now_s() < until) {
             ls->inflight++;
             pthread_mutex_unlock(&ls->mu);
             start_one(en, loop_done, ls, NULL, NULL, arn, sizeof arn);
@@ -284,14 +256,14 @@ static int mode_loop(const char *def, const char *input, bool express, double se
     engine_open(&en, def, input, express ? "EXPRESS" : "STANDARD");
     loop_state ls = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-    run_windows(&en, &ls, window, threads, mono_s() + secs / 5); /* warm-up: caches, WAL */
+    run_windows(&en, &ls, window, threads, now_s() + secs / 5); /* warm-up: caches, WAL */
     pthread_mutex_lock(&ls.mu);
     uint64_t done0 = ls.done, ok0 = ls.ok, err0 = ls.errors;
     pthread_mutex_unlock(&ls.mu);
-    double cpu0 = cpu_s(), t0 = mono_s();
+    double cpu0 = cpu_s(), t0 = now_s();
     run_windows(&en, &ls, window, threads, t0 + secs);
     pthread_mutex_lock(&ls.mu);
-    double elapsed = mono_s() - t0, cpu = cpu_s() - cpu0;
+    double elapsed = now_s() - t0, cpu = cpu_s() - cpu0;
     uint64_t ok = ls.ok - ok0, errors = ls.errors - err0, done = ls.done - done0;
     pthread_mutex_unlock(&ls.mu);
     drain(&ls);
@@ -353,19 +325,6 @@ static void one_done(sfn_exec *e, void *ctx) {
     o->ok = e->status == EXEC_SUCCEEDED;
     pthread_cond_signal(&o->cv);
     pthread_mutex_unlock(&o->mu);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(const double *v, size_t n, double p) {
-    if (!n) return 0;
-    size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-    if (rank < 1) rank = 1;
-    if (rank > n) rank = n;
-    return v[rank - 1];
 }
 
 static int mode_latency(const char *def, const char *input, unsigned n) {

@@ -45,6 +45,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "tasks_bench"
+#include "../bench_util.h"
+
 #include "tasks/container.h"
 
 typedef struct {
@@ -53,42 +56,11 @@ typedef struct {
     double duration;
 } opts;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("tasks_bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_us(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The p-th percentile (nearest rank) of v, sorted in place. */
-static double pct(double *v, size_t n, double p) {
-    if (!n) return 0;
+/* pct() of values not yet sorted (sorts them in place). */
+static double pct_sort(double *v, size_t n, double p) {
     qsort(v, n, sizeof *v, cmp_double);
-    size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-    if (rank < 1) rank = 1;
-    if (rank > n) rank = n;
-    return v[rank - 1];
+    return pct(v, n, p);
 }
 
 /* ---- floor: fork + exec ---------------------------------------------------------------- */
@@ -123,7 +95,7 @@ static int mode_floor(const opts *o) {
         lat[i] = (now_s() - t0) * 1e3;
         waitpid(pid, NULL, 0);
     }
-    double p50 = pct(lat, o->n, 50), p99 = pct(lat, o->n, 99);
+    double p50 = pct_sort(lat, o->n, 50), p99 = pct_sort(lat, o->n, 99);
     unsigned inflight = 0;
     uint64_t done = 0;
     double t0 = now_s(), end = t0 + o->duration;
@@ -213,7 +185,7 @@ static int mode_supervisor(const opts *o) {
         sup_wait(++started);
     }
     size_t nlat = o->n - failed;
-    double p50 = pct(lat, nlat, 50), p99 = pct(lat, nlat, 99);
+    double p50 = pct_sort(lat, nlat, 50), p99 = pct_sort(lat, nlat, 99);
     unsigned ok0 = sup_ok;
     double t0 = now_s(), end = t0 + o->duration;
     while (now_s() < end) {
@@ -406,7 +378,8 @@ static int mode_run(const opts *o) {
     }
     printf("RESULT mode=run n=%u exit0=%u rtt_p50_ms=%.2f rtt_p99_ms=%.2f running_p50_ms=%.2f "
            "running_p99_ms=%.2f\n",
-           n, exit0, pct(rtt, n, 50), pct(rtt, n, 99), pct(run, nrun, 50), pct(run, nrun, 99));
+           n, exit0, pct_sort(rtt, n, 50), pct_sort(rtt, n, 99), pct_sort(run, nrun, 50),
+           pct_sort(run, nrun, 99));
     return 0;
 }
 
