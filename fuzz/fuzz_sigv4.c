@@ -34,7 +34,12 @@ static void each(void *ctx, sl_header_visit_fn visit, void *arg) {
     for (size_t i = 0; i < h->n; i++) visit(arg, h->name[i], h->value[i]);
 }
 
-static const char *secret(void *ctx, const char *ak) { return *ak ? "fuzz-secret" : NULL; }
+static bool secret(void *ctx, const char *ak, char out[SL_SECRET_MAX]) {
+    (void)ctx;
+    if (!*ak) return false;
+    memcpy(out, "fuzz-secret", sizeof "fuzz-secret");
+    return true;
+}
 
 static void add(fuzz_headers *h, const char *name, size_t name_len, const char *value,
                 size_t value_len) {

@@ -1,10 +1,12 @@
-/* credentials: configured and issued access keys. Issued keys live in a small list; there are
- * as many as running tasks, so a linear scan under a mutex is cheap. Revoked secrets are kept
- * until free so a pointer handed to a concurrent lookup never dangles. */
+/* credentials: configured and issued access keys. Issued keys live in a small list: there are
+ * as many as running tasks (a key leaves the list when revoked, and expired ones are dropped when
+ * the next is issued), so a linear scan under a mutex is cheap. Lookups copy the secret out, so
+ * nothing of the list outlives the lock. */
 #include "auth/credentials.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +17,6 @@ typedef struct issued {
     char key[21];
     char secret[41];
     int64_t expires_ms;
-    bool revoked;
     struct issued *next;
 } issued;
 
@@ -58,7 +59,17 @@ void sl_credentials_issue(sl_credentials *c, int64_t expires_ms, char access_key
     i->expires_ms = expires_ms;
     memcpy(access_key_id, i->key, 21);
     memcpy(secret_access_key, i->secret, 41);
+    int64_t now = sl_now_ms();
     pthread_mutex_lock(&c->lock);
+    for (issued **p = &c->list; *p;) { /* expired keys are no use to anyone */
+        issued *old = *p;
+        if (old->expires_ms > now) {
+            p = &old->next;
+            continue;
+        }
+        *p = old->next;
+        free(old);
+    }
     i->next = c->list;
     c->list = i;
     pthread_mutex_unlock(&c->lock);
@@ -66,19 +77,28 @@ void sl_credentials_issue(sl_credentials *c, int64_t expires_ms, char access_key
 
 void sl_credentials_revoke(sl_credentials *c, const char *access_key_id) {
     pthread_mutex_lock(&c->lock);
-    for (issued *i = c->list; i; i = i->next)
-        if (!strcmp(i->key, access_key_id)) i->revoked = true;
+    for (issued **p = &c->list; *p; p = &(*p)->next) {
+        issued *i = *p;
+        if (strcmp(i->key, access_key_id) != 0) continue;
+        *p = i->next;
+        free(i);
+        break;
+    }
     pthread_mutex_unlock(&c->lock);
 }
 
-const char *sl_credentials_secret(void *credentials, const char *access_key_id) {
+bool sl_credentials_secret(void *credentials, const char *access_key_id, char out[SL_SECRET_MAX]) {
     sl_credentials *c = credentials;
-    if (!strcmp(access_key_id, c->key)) return c->secret;
-    const char *found = NULL;
+    if (!strcmp(access_key_id, c->key))
+        return (size_t)snprintf(out, SL_SECRET_MAX, "%s", c->secret) < SL_SECRET_MAX;
+    bool found = false;
     int64_t now = sl_now_ms();
     pthread_mutex_lock(&c->lock);
-    for (issued *i = c->list; i; i = i->next)
-        if (!i->revoked && i->expires_ms > now && !strcmp(i->key, access_key_id)) found = i->secret;
+    for (issued *i = c->list; i && !found; i = i->next) {
+        if (i->expires_ms <= now || strcmp(i->key, access_key_id) != 0) continue;
+        memcpy(out, i->secret, sizeof i->secret);
+        found = true;
+    }
     pthread_mutex_unlock(&c->lock);
     return found;
 }

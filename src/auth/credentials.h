@@ -4,7 +4,10 @@
 #ifndef SL_CREDENTIALS_H
 #define SL_CREDENTIALS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "auth/sigv4.h"
 
 typedef struct sl_credentials sl_credentials;
 
@@ -16,8 +19,8 @@ void sl_credentials_issue(sl_credentials *c, int64_t expires_ms, char access_key
                           char secret_access_key[41]);
 void sl_credentials_revoke(sl_credentials *c, const char *access_key_id);
 
-/* The secret for an access key, or NULL when unknown or expired. The pointer stays valid
- * until the key is revoked; callers use it at once. Matches sl_secret_lookup_fn. */
-const char *sl_credentials_secret(void *credentials, const char *access_key_id);
+/* Copies the secret for an access key into out; false when the key is unknown, revoked or
+ * expired. Matches sl_secret_lookup_fn. */
+bool sl_credentials_secret(void *credentials, const char *access_key_id, char out[SL_SECRET_MAX]);
 
 #endif

@@ -618,8 +618,9 @@ static sl_auth_status verify_v4(const sl_sigv4_request *req, const qlist *q, con
         return fail(out, SL_AUTH_MALFORMED, malformed,
                     "The host header must be signed (missing from SignedHeaders).");
 
-    const char *secret = req->secret ? req->secret(req->secret_ctx, out->access_key) : NULL;
-    if (!secret) return fail(out, SL_AUTH_UNKNOWN_KEY, "InvalidAccessKeyId", MSG_UNKNOWN_KEY);
+    char secret[SL_SECRET_MAX];
+    if (!req->secret || !req->secret(req->secret_ctx, out->access_key, secret))
+        return fail(out, SL_AUTH_UNKNOWN_KEY, "InvalidAccessKeyId", MSG_UNKNOWN_KEY);
 
     if (in->presigned) {
         if (t_ms - req->now_ms > SKEW_MS)
@@ -940,8 +941,9 @@ static sl_auth_status verify_v2(const sl_sigv4_request *req, const qlist *q, boo
         if (xdate && date) date_lines[1] = date;
     }
 
-    const char *secret = req->secret ? req->secret(req->secret_ctx, out->access_key) : NULL;
-    if (!secret) return fail(out, SL_AUTH_UNKNOWN_KEY, "InvalidAccessKeyId", MSG_UNKNOWN_KEY);
+    char secret[SL_SECRET_MAX];
+    if (!req->secret || !req->secret(req->secret_ctx, out->access_key, secret))
+        return fail(out, SL_AUTH_UNKNOWN_KEY, "InvalidAccessKeyId", MSG_UNKNOWN_KEY);
     if (presigned) {
         if (req->now_ms > t_ms)
             return fail(out, SL_AUTH_EXPIRED, "AccessDenied", "Request has expired");

@@ -25,8 +25,10 @@ typedef enum {
     SL_AUTH_SKEWED,        /* RequestTimeTooSkewed */
 } sl_auth_status;
 
-/* Returns the secret for an access key id, or NULL when unknown. */
-typedef const char *(*sl_secret_lookup_fn)(void *ctx, const char *access_key_id);
+/* Copies the secret for an access key id into out (NUL-terminated); false when the key is
+ * unknown (or its secret does not fit). */
+#define SL_SECRET_MAX 256
+typedef bool (*sl_secret_lookup_fn)(void *ctx, const char *access_key_id, char out[SL_SECRET_MAX]);
 /* Returns a request header value by lower-case name, or NULL. A header sent more than once
  * should come back as its values joined with ',' (what SigV4 signs). */
 typedef const char *(*sl_header_lookup_fn)(void *ctx, const char *lower_name);

@@ -1,16 +1,19 @@
 /* driver_host: image "host" — the command runs on this machine as the daemon's user. Also
- * home of the fork/exec that the sandbox and oci drivers reuse: a new process group (so a
- * stop reaches the command's own children), the exact environment given, argv element by
- * element, the working directory, the container's cgroups joined before exec, stdin on
- * /dev/null and every other descriptor closed. Between fork and exec only async-signal-safe
- * calls are made (the daemon is multi-threaded). */
+ * home of the spawn that the sandbox and oci drivers reuse: a new process group (so a stop
+ * reaches the command's own children), the exact environment given, argv element by element,
+ * the working directory, the container's cgroups joined before exec, stdin on /dev/null and
+ * every other descriptor closed. The child shares the daemon's memory until it execs (see
+ * "the child side of a spawn" below): starting a task costs no copy of the daemon. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,9 +55,60 @@ int sl_find_program(const char *name, const char *path_list, char *out, size_t o
     return -1;
 }
 
-/* Decimal without snprintf (not async-signal-safe). */
-static size_t fmt_pid(char *buf, pid_t pid) {
-    char tmp[16];
+/* ---- the child side of a spawn ----
+ * The child is created with clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: it borrows the
+ * daemon's memory (no page tables copied, no copy-on-write faults in the daemon's other threads
+ * while it runs) and the spawning thread sleeps until it has exec'd or died. So it must touch
+ * nothing but its own stack and the spawn_args it is given, and it talks to the kernel directly:
+ * no libc wrapper (a sanitizer may intercept those), no sanitizer instrumentation. */
+
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
+#endif
+#endif
+#ifndef CHILD_CODE
+#define CHILD_CODE __attribute__((noinline))
+#endif
+
+enum {
+    STAGE_CHDIR = 1,
+    STAGE_EXEC = 2,
+    STAGE_CGROUP = 3,
+    STAGE_FDS = 4
+};
+
+typedef struct {
+    const char *path;
+    char *const *argv, *const *envp;
+    const char *chdir_to;
+    int devnull, out_w, err_w;
+    int cg[2];
+    bool set_rlimit;
+    struct rlimit as;
+    /* written by the child when it fails, read once clone() has returned */
+    volatile int stage, err;
+} spawn_args;
+
+/* The kernel's sigaction record, zeroed: handler SIG_DFL, no flags, empty mask. Big enough for
+ * every architecture's layout (handler first everywhere Sluice runs). */
+typedef struct {
+    unsigned long words[8];
+} kernel_sigaction;
+
+CHILD_CODE static long child_sys(long nr, long a, long b, long c, long d) {
+    long r = syscall(nr, a, b, c, d);
+    return r < 0 ? -errno : r;
+}
+
+CHILD_CODE static _Noreturn void child_fail(spawn_args *a, int stage, long neg_errno) {
+    a->err = (int)-neg_errno;
+    a->stage = stage;
+    for (;;) syscall(SYS_exit_group, 127);
+}
+
+CHILD_CODE static size_t child_fmt_pid(char *buf, long pid) {
+    char tmp[24];
     size_t n = 0;
     unsigned long v = (unsigned long)pid;
     do tmp[n++] = (char)('0' + v % 10), v /= 10;
@@ -63,112 +117,139 @@ static size_t fmt_pid(char *buf, pid_t pid) {
     return n;
 }
 
-static void close_from(int lowfd, int keep) {
-    if (keep >= lowfd) {
-        if (keep > lowfd && syscall(SYS_close_range, lowfd, keep - 1, 0) != 0)
-            for (int fd = lowfd; fd < keep; fd++) close(fd);
-        lowfd = keep + 1;
-    }
-    if (syscall(SYS_close_range, lowfd, ~0U, 0) == 0) return;
-    struct rlimit rl;
-    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                   ? (long)rl.rlim_cur
-                   : 65536;
-    for (long fd = lowfd; fd < max; fd++) close((int)fd);
+/* fd onto target, without close-on-exec. */
+CHILD_CODE static long child_dup_onto(int fd, int target) {
+    if (fd == target) return child_sys(SYS_fcntl, fd, F_SETFD, 0, 0);
+    return child_sys(SYS_dup3, fd, target, 0, 0);
 }
 
-struct exec_failure {
-    int stage; /* 1 chdir, 2 exec, 3 cgroup */
-    int err;
-};
-
-static void child_fail(int fd, int stage) {
-    struct exec_failure f = {stage, errno};
-    if (write(fd, &f, sizeof f) < 0) { /* parent sees EOF: nothing better to do */
+CHILD_CODE static int child_main(void *arg) {
+    spawn_args *a = arg;
+    /* Dispositions first (the parent blocked every signal around clone, so none is delivered to
+     * a handler of the daemon's in between), then an empty mask: the command starts clean. */
+    kernel_sigaction dfl = {{0}};
+    for (long sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            child_sys(SYS_rt_sigaction, sig, (long)&dfl, 0, NSIG / 8);
+    unsigned long none[2] = {0, 0};
+    child_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0, NSIG / 8);
+    child_sys(SYS_setpgid, 0, 0, 0, 0);
+    char num[24];
+    size_t nl = child_fmt_pid(num, child_sys(SYS_getpid, 0, 0, 0, 0));
+    for (int i = 0; i < 2; i++) {
+        if (a->cg[i] < 0) continue;
+        long r = child_sys(SYS_write, a->cg[i], (long)num, (long)nl, 0);
+        if (r < 0) child_fail(a, STAGE_CGROUP, r);
     }
-    _exit(127);
+    if (a->set_rlimit) child_sys(SYS_prlimit64, 0, RLIMIT_AS, (long)&a->as, 0);
+    long r;
+    if ((r = child_dup_onto(a->devnull, 0)) < 0 || (r = child_dup_onto(a->out_w, 1)) < 0 ||
+        (r = child_dup_onto(a->err_w, 2)) < 0)
+        child_fail(a, STAGE_FDS, r);
+    if (a->chdir_to && (r = child_sys(SYS_chdir, (long)a->chdir_to, 0, 0, 0)) < 0)
+        child_fail(a, STAGE_CHDIR, r);
+    if (child_sys(SYS_close_range, 3, ~0U, 0, 0) < 0) {
+        /* kernels before 5.9: close what an fd table of this size can hold */
+        for (long fd = 3; fd < 65536; fd++) syscall(SYS_close, fd);
+    }
+    r = child_sys(SYS_execve, (long)a->path, (long)a->argv, (long)a->envp, 0);
+    child_fail(a, STAGE_EXEC, r);
+}
+
+#define CHILD_STACK (64 * 1024)
+
+/* The child's stack: one per spawning thread, kept (an munmap per spawn would cost a TLB
+ * shootdown on every core) and unmapped when the thread ends. */
+static pthread_key_t stack_key;
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
+
+static void stack_unmap(void *stack) { munmap(stack, CHILD_STACK); }
+static void stack_key_init(void) { pthread_key_create(&stack_key, stack_unmap); }
+
+static void *child_stack(void) {
+    pthread_once(&stack_once, stack_key_init);
+    void *stack = pthread_getspecific(stack_key);
+    if (stack) return stack;
+    stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                 -1, 0);
+    if (stack == MAP_FAILED) return NULL;
+    pthread_setspecific(stack_key, stack);
+    return stack;
+}
+
+/* Starts the child; returns its pid, or -1 with errno. a->stage says whether it got to exec. */
+static pid_t spawn_child(spawn_args *a) {
+    void *stack = child_stack();
+    if (!stack) return -1;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* the stack grows down on every architecture Sluice builds for */
+    pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return pid;
 }
 
 int sl_spawn_process(sl_container *c, const char *path, char *const argv[], char *const envp[],
                      const char *chdir_to, bool skip_cgroup, char *err, size_t errlen) {
-    int out[2] = {-1, -1}, errp[2] = {-1, -1}, status[2] = {-1, -1};
-    int cgfd[2] = {-1, -1};
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull < 0 || pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
-        pipe2(status, O_CLOEXEC)) {
+    int out[2] = {-1, -1}, errp[2] = {-1, -1};
+    spawn_args a = {.path = path,
+                    .argv = argv,
+                    .envp = envp,
+                    .chdir_to = chdir_to,
+                    .devnull = open("/dev/null", O_RDWR | O_CLOEXEC),
+                    .cg = {-1, -1}};
+    if (a.devnull < 0 || pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
         snprintf(err, errlen, "CannotStartContainerError: pipe: %s", strerror(errno));
         goto fail;
     }
+    a.out_w = out[1];
+    a.err_w = errp[1];
     if (!skip_cgroup) {
         const char *dirs[2] = {c->cg_mem, c->cg_cpu};
         for (int i = 0; i < 2; i++) {
             if (!dirs[i][0]) continue;
             char p[PATH_MAX + 32];
             snprintf(p, sizeof p, "%s/cgroup.procs", dirs[i]);
-            cgfd[i] = open(p, O_WRONLY | O_CLOEXEC);
-            if (cgfd[i] < 0) {
+            a.cg[i] = open(p, O_WRONLY | O_CLOEXEC);
+            if (a.cg[i] < 0) {
                 snprintf(err, errlen, "CannotStartContainerError: %s: %s", p, strerror(errno));
                 goto fail;
             }
         }
     }
-    struct rlimit as = {0, 0};
-    if (c->rlimit_mem) as.rlim_cur = as.rlim_max = (rlim_t)c->spec.memory_mib << 20;
-
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "CannotStartContainerError: fork: %s", strerror(errno));
-        goto fail;
+    if (c->rlimit_mem) {
+        a.set_rlimit = true;
+        a.as.rlim_cur = a.as.rlim_max = (rlim_t)c->spec.memory_mib << 20;
     }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL); /* the daemon blocks TERM/INT in every thread */
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL); /* SIGPIPE ignored */
-        setpgid(0, 0);
-        char num[16];
-        size_t nl = fmt_pid(num, getpid());
-        for (int i = 0; i < 2; i++)
-            if (cgfd[i] >= 0 && write(cgfd[i], num, nl) < 0) child_fail(status[1], 3);
-        if (c->rlimit_mem) setrlimit(RLIMIT_AS, &as);
-        if (dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
-            child_fail(status[1], 2);
-        if (chdir_to && chdir(chdir_to) != 0) child_fail(status[1], 1);
-        int sfd = status[1];
-        if (sfd < 3) { /* cannot happen (0-2 are taken) but keep the close below correct */
-            sfd = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
-        }
-        close_from(3, sfd);
-        execve(path, argv, envp);
-        child_fail(sfd, 2);
+
+    pid_t pid = spawn_child(&a);
+    if (pid < 0) {
+        snprintf(err, errlen, "CannotStartContainerError: clone: %s", strerror(errno));
+        goto fail;
     }
     setpgid(pid, pid); /* both sides, so a stop right after start reaches the group */
-    close(out[1]), close(errp[1]), close(status[1]);
-    out[1] = errp[1] = status[1] = -1;
-    struct exec_failure f;
-    ssize_t r;
-    do r = read(status[0], &f, sizeof f);
-    while (r < 0 && errno == EINTR);
-    if (r == (ssize_t)sizeof f) {
+    if (a.stage) {
         waitpid(pid, NULL, 0);
-        if (f.stage == 1)
+        if (a.stage == STAGE_CHDIR)
             snprintf(err, errlen, "CannotStartContainerError: chdir to %s: %s", chdir_to,
-                     strerror(f.err));
-        else if (f.stage == 3)
+                     strerror(a.err));
+        else if (a.stage == STAGE_CGROUP)
             snprintf(err, errlen, "CannotStartContainerError: joining the cgroup: %s",
-                     strerror(f.err));
+                     strerror(a.err));
+        else if (a.stage == STAGE_FDS)
+            snprintf(err, errlen, "CannotStartContainerError: standard streams: %s",
+                     strerror(a.err));
         else
             snprintf(err, errlen, "CannotStartContainerError: exec: \"%s\": %s", argv[0],
-                     strerror(f.err));
+                     strerror(a.err));
         goto fail;
     }
-    close(status[0]);
-    close(devnull);
+    close(out[1]), close(errp[1]), close(a.devnull);
     for (int i = 0; i < 2; i++)
-        if (cgfd[i] >= 0) close(cgfd[i]);
+        if (a.cg[i] >= 0) close(a.cg[i]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(errp[0], F_SETFL, O_NONBLOCK);
     c->pid = pid;
@@ -180,10 +261,9 @@ fail:
     for (int i = 0; i < 2; i++) {
         if (out[i] >= 0) close(out[i]);
         if (errp[i] >= 0) close(errp[i]);
-        if (status[i] >= 0) close(status[i]);
-        if (cgfd[i] >= 0) close(cgfd[i]);
+        if (a.cg[i] >= 0) close(a.cg[i]);
     }
-    if (devnull >= 0) close(devnull);
+    if (a.devnull >= 0) close(a.devnull);
     return -1;
 }
 

@@ -145,7 +145,7 @@ typedef struct {
     char *arn, *cluster, *family, *started_by, *launch_type, *desired, *last, *instance;
     char *doc, *runtime;
     int64_t created;
-    json_t *event;
+    json_t *events; /* state-change events for the bus, in order; NULL: none */
 } persist_job;
 
 static int persist_write(sqlite3 *db, void *arg) {
@@ -181,13 +181,15 @@ static int persist_write(sqlite3 *db, void *arg) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) return -1;
-    if (j->event) {
-        json_t *row = json_pack("{s:s, s:O}", "bus", "default", "event", j->event);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(j->events, i, ev) {
+        json_t *row = json_pack("{s:s, s:O}", "bus", "default", "event", ev);
         rc = sl_outbox_add(db, "event", row);
         json_decref(row);
         if (rc != 0) return -1;
-        sl_store_commit_signal();
     }
+    if (json_array_size(j->events)) sl_store_commit_signal();
     return 0;
 }
 
@@ -204,31 +206,87 @@ static char *runtime_of(ecs_task *k) {
     return s;
 }
 
-/* Writes the task's current document (and its state-change event when the status changed).
- * Any thread but the store's writer. */
-static int persist(sl_tasks *t, ecs_task *k, bool insert, bool status_changed) {
+/* The events a write of k carries: those held back, then this state's when the status changed.
+ * Under t->mu, after doc_refresh. */
+static json_t *take_events(sl_tasks *t, ecs_task *k, bool status_changed) {
+    json_t *events = k->held_events;
+    k->held_events = NULL;
+    if (status_changed) {
+        if (!events) events = json_array();
+        json_array_append_new(events, state_change_event(t, k->doc));
+    }
+    return events;
+}
+
+/* A state that is not written on its own: its event waits for the task's next write. */
+static void hold_state(sl_tasks *t, ecs_task *k) {
     pthread_mutex_lock(&t->mu);
     k->version++;
     doc_refresh(k);
-    persist_job j = {.insert = insert,
-                     .arn = k->arn,
-                     .cluster = k->cluster_name,
-                     .family = k->family,
-                     .started_by = k->started_by,
-                     .launch_type = k->launch_type,
-                     .desired = (char *)k->desired_status,
-                     .last = (char *)k->last_status,
-                     .created = k->created,
-                     .instance = k->instance_arn,
-                     .doc = json_dumps(k->doc, JSON_COMPACT),
-                     .runtime = runtime_of(k),
-                     .event = status_changed ? state_change_event(t, k->doc) : NULL};
+    if (!k->held_events) k->held_events = json_array();
+    json_array_append_new(k->held_events, state_change_event(t, k->doc));
     pthread_mutex_unlock(&t->mu);
-    int rc = sl_store_write(t->store, persist_write, &j);
-    free(j.doc);
-    free(j.runtime);
-    json_decref(j.event);
-    return rc;
+}
+
+/* RunTask's inserts. Each is queued before the task's start is posted, so every later write of
+ * the task follows it, and RunTask answers once all of its inserts are durable, so a task the
+ * caller has heard of survives a crash; the processes start meanwhile, without waiting for the
+ * fsync. (A crash inside that window can leave a command that started with no record: the
+ * caller got no answer and will ask again, the at-least-once every AWS client expects.) */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t pending;
+} insert_batch;
+
+typedef struct {
+    persist_job job; /* the immutable fields point into the task, alive until this is applied */
+    insert_batch *batch;
+    json_t *reply; /* the task as RunTask answers it */
+    char *arn;
+    int rc;
+} insert_job;
+
+static void insert_done(void *arg, int rc) {
+    insert_job *ij = arg;
+    free(ij->job.doc);
+    free(ij->job.runtime);
+    json_decref(ij->job.events);
+    insert_batch *b = ij->batch;
+    pthread_mutex_lock(&b->mu);
+    ij->rc = rc;
+    if (--b->pending == 0) pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Makes k known (DescribeTasks sees it from now on) and queues its insert. */
+static void insert_async(sl_tasks *t, ecs_task *k, insert_job *ij, insert_batch *b) {
+    pthread_mutex_lock(&t->mu);
+    k->version++;
+    doc_refresh(k);
+    ij->job = (persist_job){.insert = true,
+                            .arn = k->arn,
+                            .cluster = k->cluster_name,
+                            .family = k->family,
+                            .started_by = k->started_by,
+                            .launch_type = k->launch_type,
+                            .desired = (char *)k->desired_status,
+                            .last = (char *)k->last_status,
+                            .created = k->created,
+                            .instance = k->instance_arn,
+                            .doc = json_dumps(k->doc, JSON_COMPACT),
+                            .runtime = runtime_of(k),
+                            .events = take_events(t, k, true)};
+    ij->reply = json_deep_copy(k->doc);
+    ij->arn = sl_xstrdup(k->arn);
+    ij->batch = b;
+    k->next = t->tasks;
+    t->tasks = k;
+    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_lock(&b->mu);
+    b->pending++;
+    pthread_mutex_unlock(&b->mu);
+    sl_store_write_async(t->store, persist_write, insert_done, ij);
 }
 
 typedef struct {
@@ -249,7 +307,7 @@ static void persist_async_done(void *arg, int rc) {
     free(a->job.last);
     free(a->job.doc);
     free(a->job.runtime);
-    json_decref(a->job.event);
+    json_decref(a->job.events);
     sl_tasks *t = a->t;
     free(a);
     pthread_mutex_lock(&t->mu);
@@ -273,7 +331,7 @@ static void persist_async(sl_tasks *t, ecs_task *k, bool status_changed, bool fi
                            .last = sl_xstrdup(k->last_status),
                            .doc = json_dumps(k->doc, JSON_COMPACT),
                            .runtime = runtime_of(k),
-                           .event = status_changed ? state_change_event(t, k->doc) : NULL};
+                           .events = take_events(t, k, status_changed)};
     t->pending_writes++;
     pthread_mutex_unlock(&t->mu);
     sl_store_write_async(t->store, persist_write, persist_async_done, a);
@@ -402,6 +460,7 @@ static void task_free(ecs_task *k) {
     free(k->stopped_reason);
     free(k->instance_arn);
     json_decref(k->doc);
+    json_decref(k->held_events);
     free(k);
 }
 
@@ -423,8 +482,8 @@ static void task_finish(sl_tasks *t, ecs_task *k) {
     k->finishing = true;
     k->last_status = "DEPROVISIONING";
     if (!k->execution_stopped) k->execution_stopped = sl_now_ms();
-    persist_async(t, k, true, false);
-    flush_logs(t, k); /* durable before STOPPED is written */
+    hold_state(t, k); /* written with STOPPED: nothing to recover in between */
+    flush_logs(t, k); /* queued before STOPPED, so durable no later than it */
     k->last_status = "STOPPED";
     k->desired_status = "STOPPED";
     k->stopped = sl_now_ms();
@@ -473,7 +532,8 @@ static void begin_stopping(sl_tasks *t, ecs_task *k, const char *code, const cha
     free(k->stopped_reason);
     k->stopped_reason = sl_xstrdup(reason);
     k->stopping = sl_now_ms();
-    persist_async(t, k, false, false);
+    /* with nothing left running, task_finish follows at once and writes it all */
+    if (k->running > 0 || k->instance_arn) persist_async(t, k, false, false);
     stop_containers(k);
 }
 
@@ -617,7 +677,7 @@ static void task_start(sl_tasks *t, ecs_task *k) {
     }
     k->last_status = "PENDING";
     k->pull_started = sl_now_ms();
-    persist_async(t, k, true, false);
+    hold_state(t, k); /* written with RUNNING (or the failure): no process yet to recover */
     int64_t expires = sl_now_ms() + 7 * 24 * 3600 * 1000LL;
     sl_credentials_issue(t->credentials, expires, k->access_key, k->secret);
     char err[512] = "";
@@ -1025,6 +1085,11 @@ json_t *sl_tasks_run(sl_tasks *t, json_t *req, char *code, size_t codelen, char 
             }
         }
     }
+    insert_batch batch = {.pending = 0};
+    pthread_mutex_init(&batch.mu, NULL);
+    pthread_cond_init(&batch.cv, NULL);
+    insert_job *inserts = sl_xcalloc((size_t)count, sizeof *inserts);
+    size_t ninserts = 0;
     for (json_int_t n = 0; n < count; n++) {
         if (why) {
             json_array_append_new(
@@ -1036,21 +1101,33 @@ json_t *sl_tasks_run(sl_tasks *t, json_t *req, char *code, size_t codelen, char 
         }
         ecs_task *k = task_new(t, td, req, cluster, lt);
         if (instance[0]) k->instance_arn = sl_xstrdup(instance);
-        if (persist(t, k, true, true) != 0) {
-            json_array_append_new(failures, failure(k->arn, "INTERNAL", "the store failed"));
-            task_free(k);
-            continue;
-        }
-        pthread_mutex_lock(&t->mu);
-        k->next = t->tasks;
-        t->tasks = k;
-        json_array_append_new(tasks, json_deep_copy(k->doc));
-        pthread_mutex_unlock(&t->mu);
+        insert_async(t, k, &inserts[ninserts++], &batch);
         ecs_event *ev = sl_xcalloc(1, sizeof *ev);
         ev->kind = EV_START;
         ev->task = k;
         post(t, ev);
     }
+    pthread_mutex_lock(&batch.mu);
+    while (batch.pending) pthread_cond_wait(&batch.cv, &batch.mu);
+    pthread_mutex_unlock(&batch.mu);
+    for (size_t n = 0; n < ninserts; n++) {
+        insert_job *ij = &inserts[n];
+        if (ij->rc == 0) {
+            json_array_append(tasks, ij->reply);
+        } else { /* not recorded: stop what started; the caller hears it failed */
+            json_array_append_new(failures, failure(ij->arn, "INTERNAL", "the store failed"));
+            ecs_event *ev = sl_xcalloc(1, sizeof *ev);
+            ev->kind = EV_STOP;
+            ev->task_arn = sl_xstrdup(ij->arn);
+            ev->reason = sl_xstrdup("The task could not be recorded");
+            post(t, ev);
+        }
+        json_decref(ij->reply);
+        free(ij->arn);
+    }
+    free(inserts);
+    pthread_mutex_destroy(&batch.mu);
+    pthread_cond_destroy(&batch.cv);
     json_decref(td);
     return json_pack("{s:o, s:o}", "tasks", tasks, "failures", failures);
 }
@@ -1375,10 +1452,10 @@ int ecs_runner_recover(sl_tasks *t) {
                              .desired = "STOPPED",
                              .last = "STOPPED",
                              .doc = json_dumps(doc, JSON_COMPACT),
-                             .event = state_change_event(t, doc)};
+                             .events = json_pack("[o]", state_change_event(t, doc))};
             sl_store_write(t->store, persist_write, &j);
             free(j.doc);
-            json_decref(j.event);
+            json_decref(j.events);
             json_decref(doc);
             n++;
         }

@@ -78,6 +78,9 @@ typedef struct ecs_task {
     char access_key[21], secret[41];
     char workdir[1200];
     json_t *doc; /* the Task shape, rebuilt on every change (under the lock) */
+    /* State-change events of states not written on their own (PENDING before RUNNING,
+     * DEPROVISIONING before STOPPED): they go out in the next write, in order. Runner thread. */
+    json_t *held_events;
     ecs_waiter *waiters;
     bool start_queued;
     bool finishing; /* STOPPED is being written: events for it are ignored */

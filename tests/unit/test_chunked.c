@@ -162,8 +162,11 @@ static const char *seed_header(void *ctx, const char *name) {
     return NULL;
 }
 
-static const char *seed_secret(void *ctx, const char *ak) {
-    return strcmp(ak, "AKIAIOSFODNN7EXAMPLE") ? NULL : S3DOC_SECRET;
+static bool seed_secret(void *ctx, const char *ak, char out[SL_SECRET_MAX]) {
+    (void)ctx;
+    if (strcmp(ak, "AKIAIOSFODNN7EXAMPLE") != 0) return false;
+    snprintf(out, SL_SECRET_MAX, "%s", S3DOC_SECRET);
+    return true;
 }
 
 static void test_verify_then_decode(void **state) {

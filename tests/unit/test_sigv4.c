@@ -15,8 +15,10 @@
 
 #include <openssl/evp.h>
 
+#include "auth/credentials.h"
 #include "auth/sigv4.h"
 #include "core/buf.h"
+#include "core/ids.h"
 
 typedef struct {
     const char *name;
@@ -358,7 +360,7 @@ static const sigv4_vector boto_vectors[] = {
 
 static bool wrong_secrets;
 
-static const char *secret_lookup(void *ctx, const char *ak) {
+static const char *secret_of_key(const char *ak) {
     static const char *const table[][2] = {
         {"AKIDEXAMPLE", SUITE_SECRET},
         {"AKIAIOSFODNN7EXAMPLE", S3DOC_SECRET},
@@ -368,6 +370,13 @@ static const char *secret_lookup(void *ctx, const char *ak) {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(table[i][0], ak)) return wrong_secrets ? "not the secret" : table[i][1];
     return NULL;
+}
+
+static bool secret_lookup(void *ctx, const char *ak, char out[SL_SECRET_MAX]) {
+    (void)ctx;
+    const char *s = secret_of_key(ak);
+    if (s) snprintf(out, SL_SECRET_MAX, "%s", s);
+    return s != NULL;
 }
 
 static sl_auth_status verify(const sigv4_vector *v, int64_t now_ms, sl_auth_result *out) {
@@ -950,12 +959,55 @@ static void test_minimal_request(void **state) {
     assert_string_equal(out.message, "Access Denied");
 }
 
+/* The key store behind every verifier: configured key, issued keys, revocation, expiry. */
+static void test_credentials_store(void **state) {
+    (void)state;
+    sl_credentials *c = sl_credentials_new("AKIDCONFIGURED", SUITE_SECRET);
+    char out[SL_SECRET_MAX];
+    assert_true(sl_credentials_secret(c, "AKIDCONFIGURED", out));
+    assert_string_equal(out, SUITE_SECRET);
+    assert_false(sl_credentials_secret(c, "AKIDNOBODY", out));
+
+    char ak1[21], sk1[41], ak2[21], sk2[41], ak3[21], sk3[41];
+    int64_t now = sl_now_ms();
+    sl_credentials_issue(c, now + 60000, ak1, sk1);
+    sl_credentials_issue(c, now + 60000, ak2, sk2);
+    assert_memory_equal(ak1, "ASIA", 4);
+    assert_int_equal(strlen(ak1), 20);
+    assert_int_equal(strlen(sk1), 40);
+    assert_string_not_equal(ak1, ak2);
+    assert_true(sl_credentials_secret(c, ak1, out));
+    assert_string_equal(out, sk1);
+    assert_true(sl_credentials_secret(c, ak2, out));
+    assert_string_equal(out, sk2);
+
+    sl_credentials_revoke(c, ak1); /* gone at once; the other key still works */
+    assert_false(sl_credentials_secret(c, ak1, out));
+    assert_true(sl_credentials_secret(c, ak2, out));
+    sl_credentials_revoke(c, ak1); /* twice is harmless */
+
+    sl_credentials_issue(c, now - 1, ak3, sk3); /* already expired */
+    assert_false(sl_credentials_secret(c, ak3, out));
+    sl_credentials_revoke(c, ak2);
+    assert_false(sl_credentials_secret(c, ak2, out));
+    assert_true(sl_credentials_secret(c, "AKIDCONFIGURED", out));
+    sl_credentials_free(c);
+
+    char long_secret[SL_SECRET_MAX + 10];
+    memset(long_secret, 'x', sizeof long_secret - 1);
+    long_secret[sizeof long_secret - 1] = 0;
+    c = sl_credentials_new("AKIDLONG", long_secret); /* too long to hand out: refused, not cut */
+    assert_false(sl_credentials_secret(c, "AKIDLONG", out));
+    sl_credentials_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aws_suite),          cmocka_unit_test(test_s3_doc_examples),
-        cmocka_unit_test(test_chunk_signatures),   cmocka_unit_test(test_botocore_vectors),
-        cmocka_unit_test(test_sigv2_content_type), cmocka_unit_test(test_sigv2_virtual_host),
-        cmocka_unit_test(test_negative_cases),     cmocka_unit_test(test_minimal_request),
+        cmocka_unit_test(test_credentials_store),  cmocka_unit_test(test_aws_suite),
+        cmocka_unit_test(test_s3_doc_examples),    cmocka_unit_test(test_chunk_signatures),
+        cmocka_unit_test(test_botocore_vectors),   cmocka_unit_test(test_sigv2_content_type),
+        cmocka_unit_test(test_sigv2_virtual_host), cmocka_unit_test(test_negative_cases),
+        cmocka_unit_test(test_minimal_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

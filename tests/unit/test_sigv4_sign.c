@@ -233,9 +233,11 @@ static const char *header_lookup(void *ctx, const char *lower_name) {
     return out;
 }
 
-static const char *secret_of(void *ctx, const char *ak) {
+static bool secret_of(void *ctx, const char *ak, char out[SL_SECRET_MAX]) {
     const char *const *pair = ctx;
-    return !strcmp(ak, pair[0]) ? pair[1] : NULL;
+    if (strcmp(ak, pair[0]) != 0) return false;
+    snprintf(out, SL_SECRET_MAX, "%s", pair[1]);
+    return true;
 }
 
 /* Verifies the request described by v with headers l and body; non-S3 bodies are hashed the
