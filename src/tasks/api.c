@@ -19,9 +19,118 @@ static char *col(sqlite3_stmt *st, int i) {
     return s ? sl_xstrdup((const char *)s) : NULL;
 }
 
+/* ---- tags ----
+ * ecs_tags holds each resource's tags (ListTagsForResource's answer). Clusters and task
+ * definitions put theirs there when created. A task's are the ones RunTask (or a state machine,
+ * or a rule) gave, kept in its document; they move into ecs_tags, with a marker row whose key is
+ * empty (a key ECS never accepts), the first time TagResource or UntagResource changes them. */
+
+typedef struct {
+    const char *arn;
+    json_t *seed;   /* a task's tags from its document: copied once, with the marker */
+    json_t *put;    /* [{key, value}] */
+    json_t *remove; /* [key] */
+    bool clear;     /* every tag of arn */
+} tags_job;
+
+static bool is_task_arn(const char *arn) { return strstr(arn, ":task/") != NULL; }
+
+static int tags_apply(sqlite3 *db, tags_job *j) {
+    sqlite3_stmt *st;
+    if (j->clear) {
+        st = sl_store_cached(db, "DELETE FROM ecs_tags WHERE arn = ?1");
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, j->arn, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return -1;
+    }
+    if (j->seed) {
+        st = sl_store_cached(db, "SELECT 1 FROM ecs_tags WHERE arn = ?1 AND key = ''");
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, j->arn, -1, SQLITE_STATIC);
+        bool seeded = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_reset(st);
+        if (!seeded) {
+            json_t *marker = json_pack("[{s:s, s:s}]", "key", "", "value", "");
+            tags_job m = {.arn = j->arn, .put = marker};
+            tags_job d = {.arn = j->arn, .put = j->seed};
+            int rc = tags_apply(db, &m) || tags_apply(db, &d) ? -1 : 0;
+            json_decref(marker);
+            if (rc) return -1;
+        }
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(j->put, i, v) {
+        const char *k = json_string_value(json_object_get(v, "key"));
+        const char *val = json_string_value(json_object_get(v, "value"));
+        if (!k) continue;
+        st = sl_store_cached(db, "INSERT OR REPLACE INTO ecs_tags (arn, key, value) VALUES (?1, "
+                                 "?2, ?3)");
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, j->arn, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, k, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, val ? val : "", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return -1;
+    }
+    json_array_foreach(j->remove, i, v) {
+        const char *k = json_string_value(v);
+        if (!k || !*k) continue; /* never the marker */
+        st = sl_store_cached(db, "DELETE FROM ecs_tags WHERE arn = ?1 AND key = ?2");
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, j->arn, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, k, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return -1;
+    }
+    return 0;
+}
+
+static int tags_write(sqlite3 *db, void *arg) { return tags_apply(db, arg); }
+
+/* The [{key, value}] of arn, sorted by key; doc_tags: a task's tags from its document, the
+ * answer until the task's tags were first changed. */
+static json_t *tags_read(sl_tasks *t, const char *arn, json_t *doc_tags) {
+    sqlite3 *db = sl_store_reader(t->store);
+    sqlite3_stmt *st =
+        sl_store_cached(db, "SELECT key, value FROM ecs_tags WHERE arn = ?1 ORDER BY key");
+    json_t *tags = json_array();
+    if (!st) return tags;
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    bool marker = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char *k = col(st, 0), *v = col(st, 1);
+        if (k && !*k) marker = true;
+        else if (k)
+            json_array_append_new(tags, json_pack("{s:s, s:s}", "key", k, "value", v ? v : ""));
+        free(k);
+        free(v);
+    }
+    sqlite3_reset(st);
+    if (doc_tags && !marker) {
+        json_decref(tags);
+        return json_is_array(doc_tags) ? json_deep_copy(doc_tags) : json_array();
+    }
+    return tags;
+}
+
+/* include: ["TAGS"] */
+static bool wants_tags(json_t *in) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(in, "include"), i, v) {
+        if (json_string_value(v) && !strcmp(json_string_value(v), "TAGS")) return true;
+    }
+    return false;
+}
+
 /* ---- clusters ---- */
 
-static json_t *cluster_doc(sl_tasks *t, const char *name, const char *status) {
+static json_t *cluster_doc(sl_tasks *t, const char *name, const char *status, bool with_tags) {
     char arn[300];
     ecs_arn(t, "cluster", name, arn, sizeof arn);
     int running = 0, pending = 0, instances = 0;
@@ -45,11 +154,12 @@ static json_t *cluster_doc(sl_tasks *t, const char *name, const char *status) {
         if (sqlite3_step(st) == SQLITE_ROW) instances = sqlite3_column_int(st, 0);
         sqlite3_reset(st);
     }
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:[], s:[], s:[], s:[]}", "clusterArn",
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:[], s:o, s:[], s:[]}", "clusterArn",
                      arn, "clusterName", name, "status", status,
                      "registeredContainerInstancesCount", instances, "runningTasksCount", running,
                      "pendingTasksCount", pending, "activeServicesCount", 0, "statistics", "tags",
-                     "settings", "capacityProviders");
+                     with_tags ? tags_read(t, arn, NULL) : json_array(), "settings",
+                     "capacityProviders");
 }
 
 static void op_create_cluster(void *svc, sl_json_call *call, json_t *in) {
@@ -75,22 +185,26 @@ static void op_create_cluster(void *svc, sl_json_call *call, json_t *in) {
                            .args = {arn, name, now},
                            .nargs = 3};
     if (sl_store_write(t->store, sl_store_exec_job, &j) < 0) return internal(call);
-    sl_json_reply(call, json_pack("{s:o}", "cluster", cluster_doc(t, name, "ACTIVE")));
+    tags_job tj = {.arn = arn, .put = json_object_get(in, "tags")};
+    if (json_array_size(tj.put) && sl_store_write(t->store, tags_write, &tj) != 0)
+        return internal(call);
+    sl_json_reply(call, json_pack("{s:o}", "cluster", cluster_doc(t, name, "ACTIVE", true)));
 }
 
 static void op_describe_clusters(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     json_t *names = json_object_get(in, "clusters");
     json_t *out = json_array(), *failures = json_array();
+    bool with_tags = wants_tags(in);
     if (!names || !json_array_size(names)) {
-        json_array_append_new(out, cluster_doc(t, "default", "ACTIVE"));
+        json_array_append_new(out, cluster_doc(t, "default", "ACTIVE", with_tags));
     } else {
         size_t i;
         json_t *v;
         json_array_foreach(names, i, v) {
             const char *name = ecs_cluster_name(json_string_value(v));
             if (ecs_cluster_exists(t, name)) {
-                json_array_append_new(out, cluster_doc(t, name, "ACTIVE"));
+                json_array_append_new(out, cluster_doc(t, name, "ACTIVE", with_tags));
             } else {
                 char arn[300];
                 ecs_arn(t, "cluster", name, arn, sizeof arn);
@@ -125,7 +239,7 @@ static void op_delete_cluster(void *svc, sl_json_call *call, json_t *in) {
         FAIL(call, "ClusterNotFoundException", "Cluster not found.");
         return;
     }
-    json_t *doc = cluster_doc(t, name, "INACTIVE");
+    json_t *doc = cluster_doc(t, name, "INACTIVE", true);
     if (json_integer_value(json_object_get(doc, "runningTasksCount")) +
             json_integer_value(json_object_get(doc, "pendingTasksCount")) >
         0) {
@@ -143,7 +257,10 @@ static void op_delete_cluster(void *svc, sl_json_call *call, json_t *in) {
     sl_store_stmt_job j = {.sql = "UPDATE ecs_clusters SET status = 'INACTIVE' WHERE name = ?1",
                            .args = {name},
                            .nargs = 1};
-    if (sl_store_write(t->store, sl_store_exec_job, &j) < 0) {
+    /* a cluster created again under the name starts with no tags */
+    tags_job tj = {.arn = json_string_value(json_object_get(doc, "clusterArn")), .clear = true};
+    if (sl_store_write(t->store, sl_store_exec_job, &j) < 0 ||
+        sl_store_write(t->store, tags_write, &tj) != 0) {
         json_decref(doc);
         return internal(call);
     }
@@ -157,6 +274,7 @@ typedef struct {
     json_t *doc; /* revision and ARN filled in by the job */
     sl_tasks *t;
     int64_t now;
+    json_t *tags; /* RegisterTaskDefinition's, kept for ListTagsForResource */
 } register_job;
 
 static int register_write(sqlite3 *db, void *arg) {
@@ -186,7 +304,9 @@ static int register_write(sqlite3 *db, void *arg) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     free(text);
-    return rc == SQLITE_DONE ? 0 : -1;
+    if (rc != SQLITE_DONE) return -1;
+    tags_job tj = {.arn = arn, .put = j->tags};
+    return tags_apply(db, &tj);
 }
 
 static bool valid_family(const char *f) {
@@ -278,12 +398,12 @@ static void op_register_task_definition(void *svc, sl_json_call *call, json_t *i
     char who[128];
     snprintf(who, sizeof who, "arn:aws:iam::%s:root", t->cfg->account_id);
     json_object_set_new(doc, "registeredBy", json_string(who));
-    register_job j = {.family = family, .doc = doc, .t = t, .now = now};
+    json_t *tags = json_object_get(in, "tags");
+    register_job j = {.family = family, .doc = doc, .t = t, .now = now, .tags = tags};
     if (sl_store_write(t->store, register_write, &j) != 0) {
         json_decref(doc);
         return internal(call);
     }
-    json_t *tags = json_object_get(in, "tags");
     json_t *out = json_pack("{s:o}", "taskDefinition", doc);
     json_object_set_new(out, "tags", tags ? json_incref(tags) : json_array());
     sl_json_reply(call, out);
@@ -301,7 +421,11 @@ static void op_describe_task_definition(void *svc, sl_json_call *call, json_t *i
     sl_tasks *t = svc;
     json_t *td = taskdef_for_call(t, call, in);
     if (!td) return;
-    sl_json_reply(call, json_pack("{s:o, s:[]}", "taskDefinition", td, "tags"));
+    json_t *tags =
+        wants_tags(in)
+            ? tags_read(t, json_string_value(json_object_get(td, "taskDefinitionArn")), NULL)
+            : json_array();
+    sl_json_reply(call, json_pack("{s:o, s:o}", "taskDefinition", td, "tags", tags));
 }
 
 static void op_deregister_task_definition(void *svc, sl_json_call *call, json_t *in) {
@@ -366,14 +490,23 @@ static void op_list_task_definitions(void *svc, sl_json_call *call, json_t *in) 
 static void op_list_task_definition_families(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *prefix = sl_json_str(in, "familyPrefix");
+    /* By default every family; ACTIVE: those with an ACTIVE revision; INACTIVE: those with
+     * none. The prefix is literal and case-sensitive (not a LIKE pattern: '_' is a family
+     * character). */
     const char *status = sl_json_str(in, "status");
+    if (!status) status = "ALL";
+    if (strcmp(status, "ALL") && strcmp(status, "ACTIVE") && strcmp(status, "INACTIVE")) {
+        FAIL(call, "InvalidParameterException", "status must be ACTIVE, INACTIVE or ALL");
+        return;
+    }
     sqlite3 *db = sl_store_reader(t->store);
     sqlite3_stmt *st = sl_store_cached(
-        db, "SELECT DISTINCT family FROM ecs_task_definitions WHERE (?1 IS NULL OR family LIKE "
-            "?1 || '%') AND (?2 IS NULL OR ?2 = 'ALL' OR status = ?2) ORDER BY family");
+        db, "SELECT family FROM ecs_task_definitions WHERE ?1 IS NULL OR substr(family, 1, "
+            "length(?1)) = ?1 GROUP BY family HAVING ?2 = 'ALL' OR (?2 = 'ACTIVE') = "
+            "(SUM(status = 'ACTIVE') > 0) ORDER BY family");
     if (!st) return internal(call);
     if (prefix) sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, status ? status : "ACTIVE", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
     json_t *fams = json_array();
     while (sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(fams, json_string((const char *)sqlite3_column_text(st, 0)));
@@ -468,15 +601,24 @@ static void op_describe_tasks(void *svc, sl_json_call *call, json_t *in) {
         return;
     }
     json_t *tasks = json_array(), *failures = json_array();
+    bool with_tags = wants_tags(in);
     size_t i;
     json_t *r;
     json_array_foreach(refs, i, r) {
         const char *ref = json_string_value(r);
         json_t *d = ref ? task_lookup(t, cluster, ref) : NULL;
-        if (d) json_array_append_new(tasks, d);
-        else
+        if (!d) {
             json_array_append_new(
                 failures, json_pack("{s:s, s:s}", "arn", ref ? ref : "", "reason", "MISSING"));
+            continue;
+        }
+        /* tags only when asked for (include: TAGS), and then the current ones */
+        if (with_tags)
+            json_object_set_new(d, "tags",
+                                tags_read(t, json_string_value(json_object_get(d, "taskArn")),
+                                          json_object_get(d, "tags")));
+        else json_object_del(d, "tags");
+        json_array_append_new(tasks, d);
     }
     sl_json_reply(call, json_pack("{s:o, s:o}", "tasks", tasks, "failures", failures));
 }
@@ -569,22 +711,35 @@ static void op_stop_task(void *svc, sl_json_call *call, json_t *in) {
 
 /* ---- tags ---- */
 
+/* A task's tags from its document (the seed of its tags in ecs_tags); NULL for other ARNs or
+ * a task not known. */
+static json_t *task_tags_of(sl_tasks *t, const char *arn) {
+    if (!is_task_arn(arn)) return NULL;
+    json_t *d = task_lookup(t, "default", arn);
+    if (!d) return NULL;
+    json_t *tags = json_incref(json_object_get(d, "tags"));
+    json_decref(d);
+    return tags ? tags : json_array();
+}
+
 static void op_tag_resource(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *arn = sl_json_str_req(call, in, "resourceArn");
     if (!arn) return;
+    json_t *tags = json_object_get(in, "tags");
     size_t i;
     json_t *tag;
-    json_array_foreach(json_object_get(in, "tags"), i, tag) {
+    json_array_foreach(tags, i, tag) {
         const char *k = json_string_value(json_object_get(tag, "key"));
-        const char *v = json_string_value(json_object_get(tag, "value"));
-        if (!k) continue;
-        sl_store_stmt_job j = {.sql = "INSERT OR REPLACE INTO ecs_tags (arn, key, value) VALUES "
-                                      "(?1, ?2, ?3)",
-                               .args = {arn, k, v ? v : ""},
-                               .nargs = 3};
-        if (sl_store_write(t->store, sl_store_exec_job, &j) < 0) return internal(call);
+        if (!k || !*k || strlen(k) > 128) {
+            FAIL(call, "InvalidParameterException", "Tag keys must be 1 to 128 characters.");
+            return;
+        }
     }
+    tags_job j = {.arn = arn, .seed = task_tags_of(t, arn), .put = tags};
+    int rc = sl_store_write(t->store, tags_write, &j);
+    json_decref(j.seed);
+    if (rc != 0) return internal(call);
     sl_json_reply(call, NULL);
 }
 
@@ -592,14 +747,11 @@ static void op_untag_resource(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *arn = sl_json_str_req(call, in, "resourceArn");
     if (!arn) return;
-    size_t i;
-    json_t *k;
-    json_array_foreach(json_object_get(in, "tagKeys"), i, k) {
-        sl_store_stmt_job j = {.sql = "DELETE FROM ecs_tags WHERE arn = ?1 AND key = ?2",
-                               .args = {arn, json_string_value(k)},
-                               .nargs = 2};
-        if (sl_store_write(t->store, sl_store_exec_job, &j) < 0) return internal(call);
-    }
+    tags_job j = {
+        .arn = arn, .seed = task_tags_of(t, arn), .remove = json_object_get(in, "tagKeys")};
+    int rc = sl_store_write(t->store, tags_write, &j);
+    json_decref(j.seed);
+    if (rc != 0) return internal(call);
     sl_json_reply(call, NULL);
 }
 
@@ -607,20 +759,30 @@ static void op_list_tags(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *arn = sl_json_str_req(call, in, "resourceArn");
     if (!arn) return;
-    sqlite3 *db = sl_store_reader(t->store);
-    sqlite3_stmt *st =
-        sl_store_cached(db, "SELECT key, value FROM ecs_tags WHERE arn = ?1 ORDER BY key");
-    if (!st) return internal(call);
-    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
-    json_t *tags = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        char *k = col(st, 0), *v = col(st, 1);
-        json_array_append_new(tags, json_pack("{s:s, s:s}", "key", k, "value", v ? v : ""));
-        free(k);
-        free(v);
-    }
-    sqlite3_reset(st);
+    json_t *doc_tags = task_tags_of(t, arn);
+    json_t *tags = tags_read(t, arn, doc_tags);
+    json_decref(doc_tags);
     sl_json_reply(call, json_pack("{s:o}", "tags", tags));
+}
+
+/* ---- container instances (agent_api.c) in a cluster that must exist ---- */
+
+static bool instances_cluster_ok(sl_tasks *t, sl_json_call *call, json_t *in) {
+    if (ecs_cluster_exists(t, ecs_cluster_name(sl_json_str(in, "cluster")))) return true;
+    FAIL(call, "ClusterNotFoundException", "Cluster not found.");
+    return false;
+}
+
+static void op_deregister_instance(void *svc, sl_json_call *call, json_t *in) {
+    if (instances_cluster_ok(svc, call, in)) ecs_op_deregister_instance(svc, call, in);
+}
+
+static void op_list_instances(void *svc, sl_json_call *call, json_t *in) {
+    if (instances_cluster_ok(svc, call, in)) ecs_op_list_instances(svc, call, in);
+}
+
+static void op_describe_instances(void *svc, sl_json_call *call, json_t *in) {
+    if (instances_cluster_ok(svc, call, in)) ecs_op_describe_instances(svc, call, in);
 }
 
 static const sl_json_op ops[] = {
@@ -639,9 +801,9 @@ static const sl_json_op ops[] = {
     {"ListTasks", op_list_tasks},
     {"StopTask", op_stop_task},
     {"RegisterContainerInstance", ecs_op_register_instance},
-    {"DeregisterContainerInstance", ecs_op_deregister_instance},
-    {"ListContainerInstances", ecs_op_list_instances},
-    {"DescribeContainerInstances", ecs_op_describe_instances},
+    {"DeregisterContainerInstance", op_deregister_instance},
+    {"ListContainerInstances", op_list_instances},
+    {"DescribeContainerInstances", op_describe_instances},
     {"TagResource", op_tag_resource},
     {"UntagResource", op_untag_resource},
     {"ListTagsForResource", op_list_tags},
