@@ -699,11 +699,13 @@ int sfn_runtime_start(sl_states *s, char *err, size_t errlen) {
             s->nworkers = i;
             return -1;
         }
+        pthread_setname_np(s->workers[i], "sl-sfn-worker");
     }
     if (pthread_create(&s->timer_thread, NULL, timer_main, s) != 0) {
         snprintf(err, errlen, "states: cannot start the timer thread");
         return -1;
     }
+    pthread_setname_np(s->timer_thread, "sl-sfn-timer");
     return 0;
 }
 

@@ -152,6 +152,7 @@ sl_store *sl_store_open(const char *data_dir, char *err, size_t errlen) {
     pthread_cond_init(&st->wake, NULL);
     pthread_key_create(&st->reader_key, NULL);
     pthread_create(&st->thread, NULL, writer_main, st);
+    pthread_setname_np(st->thread, "sl-store");
     return st;
 }
 

@@ -851,6 +851,7 @@ int ecs_runner_start(sl_tasks *t, char *err, size_t errlen) {
         snprintf(err, errlen, "ecs: cannot start the runner thread");
         return -1;
     }
+    pthread_setname_np(t->thread, "sl-ecs-runner");
     t->started = true;
     return 0;
 }

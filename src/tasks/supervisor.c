@@ -750,6 +750,7 @@ sl_supervisor *sl_supervisor_new(const char *cgroup_parent, char *err, size_t er
         snprintf(err, errlen, "supervisor: cannot start its thread");
         goto fail;
     }
+    pthread_setname_np(s->thread, "sl-supervisor");
     return s;
 fail:
     if (s->epfd >= 0) close(s->epfd);
