@@ -685,7 +685,7 @@ static void op_test_event_pattern(void *svc, sl_json_call *call, json_t *in) {
     sl_json_reply(call, json_pack("{s:b}", "Result", result));
 }
 
-/* ---- connections and API destinations ---- */
+/* ---- named resources (connections, API destinations) ---- */
 
 static void resource_arn(sl_events *ev, const char *kind, const char *name, char *out, size_t n) {
     char uuid[37];
@@ -724,6 +724,165 @@ static int insert_named(sl_events *ev, const char *table, const char *name, json
     return rc;
 }
 
+/* ---- connections ---- */
+
+#define CONNECTION_TYPES "[BASIC, OAUTH_CLIENT_CREDENTIALS, API_KEY]"
+
+static bool connection_type_ok(const char *type) {
+    return !strcmp(type, "API_KEY") || !strcmp(type, "BASIC") ||
+           !strcmp(type, "OAUTH_CLIENT_CREDENTIALS");
+}
+
+/* AuthHeaderParameters (credentials that travel in a header): 1-512 characters, no control
+ * characters other than tab, no ':' (botocore's pattern). The value is never echoed. */
+static bool header_param_ok(sl_json_call *call, const char *value, const char *where) {
+    size_t n = value ? strlen(value) : 0;
+    bool ok = n >= 1 && n <= 512;
+    for (size_t i = 0; ok && i < n; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        ok = !((ch < 0x20 && ch != '\t') || ch == 0x7f || ch == ':');
+    }
+    if (!ok)
+        sl_json_fail(call, 400, "ValidationException",
+                     "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                     "Member must have length between 1 and 512 and contain no control characters "
+                     "or ':'",
+                     where);
+    return ok;
+}
+
+/* ConnectionHttpParameters: up to 100 each of header, query string and body parameters with a
+ * Key and a Value; header keys are tokens and header values printable, so nothing can be
+ * smuggled into a request. */
+static bool http_params_ok(sl_json_call *call, const json_t *p, const char *where) {
+    if (!p) return true;
+    static const char *const lists[] = {"HeaderParameters", "QueryStringParameters",
+                                        "BodyParameters"};
+    if (!json_is_object(p)) {
+        sl_json_fail(call, 400, "ValidationException", "%s must be an object.", where);
+        return false;
+    }
+    for (int l = 0; l < 3; l++) {
+        json_t *list = json_object_get(p, lists[l]);
+        if (!list) continue;
+        if (!json_is_array(list) || json_array_size(list) > 100) {
+            sl_json_fail(call, 400, "ValidationException",
+                         "%s.%s must be a list of at most 100 parameters.", where, lists[l]);
+            return false;
+        }
+        size_t i;
+        json_t *kv;
+        json_array_foreach(list, i, kv) {
+            const char *k = json_string_value(json_object_get(kv, "Key"));
+            const char *v = json_string_value(json_object_get(kv, "Value"));
+            json_t *secret = json_object_get(kv, "IsValueSecret");
+            bool ok = k && v && strlen(k) <= 512 && (l == 2 || strlen(v) <= 512) &&
+                      (!secret || json_is_boolean(secret));
+            for (const char *c = k; ok && *c; c++)
+                ok = l == 0 ? (strchr("!#$%&'*+-.^_`|~", *c) || (*c >= '0' && *c <= '9') ||
+                               (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))
+                            : !((unsigned char)*c < 0x20 || *c == 0x7f);
+            for (const char *c = v; ok && l == 0 && *c; c++)
+                ok = (unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f;
+            if (!ok) {
+                sl_json_fail(call, 400, "ValidationException",
+                             "%s.%s[%zu] needs a valid Key and Value.", where, lists[l], i);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Checks AuthParameters for the authorization type, after answering the error when not. */
+static bool auth_ok(sl_json_call *call, const char *type, json_t *auth) {
+    if (!json_is_object(auth)) {
+        sl_json_fail(call, 400, "ValidationException", "AuthParameters must be provided.");
+        return false;
+    }
+    if (!strcmp(type, "API_KEY")) {
+        json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
+        if (!sl_json_str(k, "ApiKeyName") || !sl_json_str(k, "ApiKeyValue")) {
+            sl_json_fail(call, 400, "ValidationException",
+                         "ApiKeyAuthParameters needs ApiKeyName and ApiKeyValue.");
+            return false;
+        }
+        if (!header_param_ok(call, sl_json_str(k, "ApiKeyName"),
+                             "authParameters.apiKeyAuthParameters.apiKeyName") ||
+            !header_param_ok(call, sl_json_str(k, "ApiKeyValue"),
+                             "authParameters.apiKeyAuthParameters.apiKeyValue"))
+            return false;
+    } else if (!strcmp(type, "BASIC")) {
+        json_t *b = json_object_get(auth, "BasicAuthParameters");
+        if (!sl_json_str(b, "Username") || !sl_json_str(b, "Password")) {
+            sl_json_fail(call, 400, "ValidationException",
+                         "BasicAuthParameters needs Username and Password.");
+            return false;
+        }
+        if (!header_param_ok(call, sl_json_str(b, "Username"),
+                             "authParameters.basicAuthParameters.username") ||
+            !header_param_ok(call, sl_json_str(b, "Password"),
+                             "authParameters.basicAuthParameters.password"))
+            return false;
+    } else {
+        json_t *o = json_object_get(auth, "OAuthParameters");
+        json_t *cp = json_object_get(o, "ClientParameters");
+        const char *endpoint = sl_json_str(o, "AuthorizationEndpoint");
+        const char *method = sl_json_str(o, "HttpMethod");
+        if (!endpoint || !method || !sl_json_str(cp, "ClientID") ||
+            !sl_json_str(cp, "ClientSecret")) {
+            sl_json_fail(call, 400, "ValidationException",
+                         "OAuthParameters needs AuthorizationEndpoint, HttpMethod and "
+                         "ClientParameters (ClientID, ClientSecret).");
+            return false;
+        }
+        if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT")) {
+            sl_json_fail(call, 400, "ValidationException",
+                         "1 validation error detected: Value '%.32s' at "
+                         "'authParameters.oAuthParameters.httpMethod' failed to satisfy "
+                         "constraint: Member must satisfy enum value set: [GET, POST, PUT]",
+                         method);
+            return false;
+        }
+        /* AWS demands https; a local pipeline's token server is often plain http. */
+        bool scheme = !strncmp(endpoint, "https://", 8) || !strncmp(endpoint, "http://", 7);
+        bool clean = strlen(endpoint) <= 2048;
+        for (const char *c = endpoint; clean && *c; c++)
+            clean = (unsigned char)*c > 0x20 && (unsigned char)*c < 0x7f;
+        if (!scheme || !clean) {
+            sl_json_fail(call, 400, "ValidationException",
+                         "AuthorizationEndpoint must be an http(s) URL of at most 2048 "
+                         "characters.");
+            return false;
+        }
+        if (!header_param_ok(call, sl_json_str(cp, "ClientID"),
+                             "authParameters.oAuthParameters.clientParameters.clientID") ||
+            !header_param_ok(call, sl_json_str(cp, "ClientSecret"),
+                             "authParameters.oAuthParameters.clientParameters.clientSecret") ||
+            !http_params_ok(call, json_object_get(o, "OAuthHttpParameters"),
+                            "OAuthParameters.OAuthHttpParameters"))
+            return false;
+    }
+    return http_params_ok(call, json_object_get(auth, "InvocationHttpParameters"),
+                          "AuthParameters.InvocationHttpParameters");
+}
+
+static const char *connection_state(const json_t *spec) {
+    const char *s = json_string_value(json_object_get(spec, "ConnectionState"));
+    return s ? s : "AUTHORIZED"; /* connections saved before states were kept */
+}
+
+/* Sets the state an authorization type starts in: OAuth connections wait for their token. */
+static void set_initial_state(json_t *spec, const char *type, int64_t now) {
+    json_object_del(spec, "StateReason");
+    if (!strcmp(type, "OAUTH_CLIENT_CREDENTIALS")) {
+        json_object_set_new(spec, "ConnectionState", json_string("AUTHORIZING"));
+    } else {
+        json_object_set_new(spec, "ConnectionState", json_string("AUTHORIZED"));
+        json_object_set_new(spec, "LastAuthorizedMs", json_integer(now));
+    }
+}
+
 static void op_create_connection(void *svc, sl_json_call *call, json_t *in) {
     sl_events *ev = svc;
     const char *name = sl_json_str_req(call, in, "Name");
@@ -731,46 +890,57 @@ static void op_create_connection(void *svc, sl_json_call *call, json_t *in) {
     const char *type = sl_json_str_req(call, in, "AuthorizationType");
     if (!type) return;
     if (!name_ok(name, 64)) return invalid_name(call, "name", name);
-    json_t *auth = json_object_get(in, "AuthParameters");
-    if (!json_is_object(auth))
-        return sl_json_fail(call, 400, "ValidationException", "AuthParameters must be provided.");
-    if (!strcmp(type, "API_KEY")) {
-        json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
-        if (!sl_json_str(k, "ApiKeyName") || !sl_json_str(k, "ApiKeyValue"))
-            return sl_json_fail(call, 400, "ValidationException",
-                                "ApiKeyAuthParameters needs ApiKeyName and ApiKeyValue.");
-    } else if (!strcmp(type, "BASIC")) {
-        json_t *b = json_object_get(auth, "BasicAuthParameters");
-        if (!sl_json_str(b, "Username") || !sl_json_str(b, "Password"))
-            return sl_json_fail(call, 400, "ValidationException",
-                                "BasicAuthParameters needs Username and Password.");
-    } else if (!strcmp(type, "OAUTH_CLIENT_CREDENTIALS")) {
-        return sl_json_fail(call, 400, "ValidationException",
-                            "Sluice does not support OAUTH_CLIENT_CREDENTIALS connections yet; use "
-                            "API_KEY or BASIC.");
-    } else {
+    if (!connection_type_ok(type))
         return sl_json_fail(
             call, 400, "ValidationException",
-            "1 validation error detected: Value '%s' at 'authorizationType' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [BASIC, OAUTH_CLIENT_CREDENTIALS, "
-            "API_KEY]",
+            "1 validation error detected: Value '%.64s' at 'authorizationType' failed to satisfy "
+            "constraint: Member must satisfy enum value set: " CONNECTION_TYPES,
             type);
-    }
+    json_t *auth = json_object_get(in, "AuthParameters");
+    if (!auth_ok(call, type, auth)) return;
     char arn[512];
     resource_arn(ev, "connection", name, arn, sizeof arn);
+    int64_t now = sl_now_ms();
     json_t *spec = json_pack("{s:s,s:s,s:s,s:O}", "Name", name, "ConnectionArn", arn,
                              "AuthorizationType", type, "AuthParameters", auth);
     if (sl_json_str(in, "Description"))
         json_object_set(spec, "Description", json_object_get(in, "Description"));
+    set_initial_state(spec, type, now);
     int rc = insert_named(ev, "event_connections", name, spec);
     json_decref(spec);
     if (rc == 1)
         return sl_json_fail(call, 400, "ResourceAlreadyExistsException",
                             "Connection %s already exists.", name);
     if (rc != 0) return internal(call);
-    double now = epoch_s(sl_now_ms());
+    bool oauth = !strcmp(type, "OAUTH_CLIENT_CREDENTIALS");
+    if (oauth) ev_oauth_request_authorization(ev);
     sl_json_reply(call, json_pack("{s:s,s:s,s:f,s:f}", "ConnectionArn", arn, "ConnectionState",
-                                  "AUTHORIZED", "CreationTime", now, "LastModifiedTime", now));
+                                  oauth ? "AUTHORIZING" : "AUTHORIZED", "CreationTime",
+                                  epoch_s(now), "LastModifiedTime", epoch_s(now)));
+}
+
+/* ConnectionHttpParameters as Describe shows them: values marked secret are left out. */
+static json_t *public_http(const json_t *p) {
+    json_t *out = json_object();
+    static const char *const lists[] = {"HeaderParameters", "QueryStringParameters",
+                                        "BodyParameters"};
+    for (int l = 0; l < 3; l++) {
+        json_t *list = json_object_get(p, lists[l]);
+        if (!json_is_array(list)) continue;
+        json_t *copy = json_array();
+        size_t i;
+        json_t *kv;
+        json_array_foreach(list, i, kv) {
+            bool secret = json_is_true(json_object_get(kv, "IsValueSecret"));
+            json_t *e =
+                json_pack("{s:O,s:b}", "Key", json_object_get(kv, "Key"), "IsValueSecret", secret);
+            if (!secret && json_object_get(kv, "Value"))
+                json_object_set(e, "Value", json_object_get(kv, "Value"));
+            json_array_append_new(copy, e);
+        }
+        json_object_set_new(out, lists[l], copy);
+    }
+    return out;
 }
 
 /* The secret parts of a connection are never returned. */
@@ -784,15 +954,45 @@ static json_t *public_auth(const json_t *auth) {
     if (b)
         json_object_set_new(out, "BasicAuthParameters",
                             json_pack("{s:O}", "Username", json_object_get(b, "Username")));
+    json_t *o = json_object_get(auth, "OAuthParameters");
+    if (o) {
+        json_t *po = json_pack("{s:{s:O},s:O,s:O}", "ClientParameters", "ClientID",
+                               json_object_get(json_object_get(o, "ClientParameters"), "ClientID"),
+                               "AuthorizationEndpoint", json_object_get(o, "AuthorizationEndpoint"),
+                               "HttpMethod", json_object_get(o, "HttpMethod"));
+        if (json_object_get(o, "OAuthHttpParameters"))
+            json_object_set_new(po, "OAuthHttpParameters",
+                                public_http(json_object_get(o, "OAuthHttpParameters")));
+        json_object_set_new(out, "OAuthParameters", po);
+    }
+    json_t *inv = json_object_get(auth, "InvocationHttpParameters");
+    if (inv) json_object_set_new(out, "InvocationHttpParameters", public_http(inv));
     return out;
 }
 
-static json_t *connection_json(json_t *spec, int64_t created, int64_t modified, bool full) {
+/* The state fields every connection answer carries (Create/Update/Deauthorize/Delete and
+ * the list entries), with state overriding the stored one when given. */
+static json_t *connection_summary(const json_t *spec, int64_t created, int64_t modified,
+                                  const char *state) {
     json_t *o =
-        json_pack("{s:O,s:O,s:s,s:O,s:f,s:f}", "Name", json_object_get(spec, "Name"),
-                  "ConnectionArn", json_object_get(spec, "ConnectionArn"), "ConnectionState",
-                  "AUTHORIZED", "AuthorizationType", json_object_get(spec, "AuthorizationType"),
-                  "CreationTime", epoch_s(created), "LastModifiedTime", epoch_s(modified));
+        json_pack("{s:O,s:s,s:f,s:f}", "ConnectionArn", json_object_get(spec, "ConnectionArn"),
+                  "ConnectionState", state ? state : connection_state(spec), "CreationTime",
+                  epoch_s(created), "LastModifiedTime", epoch_s(modified));
+    json_t *authorized = json_object_get(spec, "LastAuthorizedMs");
+    if (json_is_integer(authorized))
+        json_object_set_new(o, "LastAuthorizedTime",
+                            json_real(epoch_s(json_integer_value(authorized))));
+    else if (!json_object_get(spec, "ConnectionState")) /* saved before states were kept */
+        json_object_set_new(o, "LastAuthorizedTime", json_real(epoch_s(created)));
+    return o;
+}
+
+static json_t *connection_json(json_t *spec, int64_t created, int64_t modified, bool full) {
+    json_t *o = connection_summary(spec, created, modified, NULL);
+    json_object_set(o, "Name", json_object_get(spec, "Name"));
+    json_object_set(o, "AuthorizationType", json_object_get(spec, "AuthorizationType"));
+    if (json_object_get(spec, "StateReason"))
+        json_object_set(o, "StateReason", json_object_get(spec, "StateReason"));
     if (full) {
         json_object_set_new(o, "AuthParameters",
                             public_auth(json_object_get(spec, "AuthParameters")));
@@ -800,6 +1000,10 @@ static json_t *connection_json(json_t *spec, int64_t created, int64_t modified, 
             json_object_set(o, "Description", json_object_get(spec, "Description"));
     }
     return o;
+}
+
+static void connection_not_found(sl_json_call *call, const char *name) {
+    sl_json_fail(call, 400, "ResourceNotFoundException", "Connection '%s' does not exist.", name);
 }
 
 static void op_describe_connection(void *svc, sl_json_call *call, json_t *in) {
@@ -835,9 +1039,171 @@ static void list_named(sl_events *ev, sl_json_call *call, const char *table, con
     sl_json_reply(call, json_pack("{s:o}", key, list));
 }
 
+/* NamePrefix, ConnectionState, Limit; NextToken is the last name of the previous page. */
 static void op_list_connections(void *svc, sl_json_call *call, json_t *in) {
-    (void)in;
-    list_named(svc, call, "event_connections", "Connections", connection_json);
+    sl_events *ev = svc;
+    const char *prefix = sl_json_str(in, "NamePrefix");
+    const char *state = sl_json_str(in, "ConnectionState");
+    const char *token = sl_json_str(in, "NextToken");
+    json_int_t limit = json_integer_value(json_object_get(in, "Limit"));
+    if (limit <= 0 || limit > 100) limit = 100;
+    sqlite3_stmt *st = query(
+        ev, "SELECT spec, created_ms, modified_ms, name FROM event_connections WHERE name > ?1"
+            " AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2)"
+            " AND (?3 IS NULL OR coalesce(json_extract(spec, '$.ConnectionState'), 'AUTHORIZED')"
+            " = ?3) ORDER BY name LIMIT ?4");
+    if (!st) return internal(call);
+    sqlite3_bind_text(st, 1, token ? token : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, limit + 1);
+    json_t *list = json_array(), *out = json_object();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if ((json_int_t)json_array_size(list) == limit) {
+            json_object_set(out, "NextToken",
+                            json_object_get(json_array_get(list, (size_t)limit - 1), "Name"));
+            break;
+        }
+        json_t *spec = json_loads(col(st, 0), 0, NULL);
+        if (!spec) continue;
+        json_array_append_new(list, connection_json(spec, sqlite3_column_int64(st, 1),
+                                                    sqlite3_column_int64(st, 2), false));
+        json_decref(spec);
+    }
+    sqlite3_finalize(st);
+    json_object_set_new(out, "Connections", list);
+    sl_json_reply(call, out);
+}
+
+/* Rewrites a connection's spec; modified_ms moves forward (never equal to the previous one:
+ * it is the version OAuth tokens are kept against). */
+static int save_connection(sl_events *ev, const char *name, json_t *spec, int64_t *modified) {
+    int64_t now = sl_now_ms();
+    *modified = now > *modified ? now : *modified + 1;
+    char *text = json_dumps(spec, JSON_COMPACT);
+    char ms[32];
+    snprintf(ms, sizeof ms, "%lld", (long long)*modified);
+    sl_store_stmt_job a = {.sql =
+                               "UPDATE event_connections SET spec=?2, modified_ms=?3 WHERE name=?1",
+                           .args = {name, text, ms},
+                           .nargs = 3};
+    int rc = sl_store_write(ev->store, sl_store_exec_job, &a);
+    free(text);
+    return rc != 0 ? -1 : a.changes ? 0 : 1;
+}
+
+/* UpdateConnection's merge: given members replace stored ones, the client credentials member
+ * by member; changing the authorization type drops the old type's parameters. */
+static json_t *merged_auth(const json_t *stored, const json_t *given, bool type_changed) {
+    json_t *auth = json_deep_copy(stored);
+    if (!json_is_object(auth)) {
+        json_decref(auth);
+        auth = json_object();
+    }
+    if (type_changed) {
+        json_object_del(auth, "ApiKeyAuthParameters");
+        json_object_del(auth, "BasicAuthParameters");
+        json_object_del(auth, "OAuthParameters");
+    }
+    static const char *const flat[] = {"ApiKeyAuthParameters", "BasicAuthParameters"};
+    for (int i = 0; i < 2; i++) {
+        json_t *g = json_object_get(given, flat[i]);
+        if (!json_is_object(g)) continue;
+        json_t *cur = json_object_get(auth, flat[i]);
+        if (!json_is_object(cur)) json_object_set_new(auth, flat[i], json_deep_copy(g));
+        else json_object_update(cur, g);
+    }
+    json_t *go = json_object_get(given, "OAuthParameters");
+    if (json_is_object(go)) {
+        json_t *cur = json_object_get(auth, "OAuthParameters");
+        if (!json_is_object(cur)) {
+            cur = json_object();
+            json_object_set_new(auth, "OAuthParameters", cur);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(go, k, v) {
+            json_t *have = json_object_get(cur, k);
+            if (!strcmp(k, "ClientParameters") && json_is_object(have) && json_is_object(v))
+                json_object_update(have, v);
+            else json_object_set(cur, k, v);
+        }
+    }
+    json_t *inv = json_object_get(given, "InvocationHttpParameters");
+    if (inv) json_object_set(auth, "InvocationHttpParameters", inv);
+    return auth;
+}
+
+static void op_update_connection(void *svc, sl_json_call *call, json_t *in) {
+    sl_events *ev = svc;
+    const char *name = sl_json_str_req(call, in, "Name");
+    if (!name) return;
+    const char *type = sl_json_str(in, "AuthorizationType");
+    if (type && !connection_type_ok(type))
+        return sl_json_fail(
+            call, 400, "ValidationException",
+            "1 validation error detected: Value '%.64s' at 'authorizationType' failed to satisfy "
+            "constraint: Member must satisfy enum value set: " CONNECTION_TYPES,
+            type);
+    json_t *given = json_object_get(in, "AuthParameters");
+    if (given && !json_is_object(given))
+        return sl_json_fail(call, 400, "ValidationException", "AuthParameters must be an object.");
+    int64_t created = 0, modified = 0;
+    json_t *spec = load_named(ev, "event_connections", name, &created, &modified);
+    if (!spec) return connection_not_found(call, name);
+    const char *old_type = json_string_value(json_object_get(spec, "AuthorizationType"));
+    char type_buf[32];
+    snprintf(type_buf, sizeof type_buf, "%s", type ? type : old_type ? old_type : "API_KEY");
+    bool type_changed = !old_type || strcmp(type_buf, old_type) != 0;
+    type = type_buf; /* the stored string goes when the spec is rewritten */
+    json_t *auth = merged_auth(json_object_get(spec, "AuthParameters"), given, type_changed);
+    if (!auth_ok(call, type, auth)) {
+        json_decref(auth);
+        json_decref(spec);
+        return;
+    }
+    json_object_set_new(spec, "AuthorizationType", json_string(type));
+    json_object_set_new(spec, "AuthParameters", auth);
+    if (json_object_get(in, "Description"))
+        json_object_set(spec, "Description", json_object_get(in, "Description"));
+    set_initial_state(spec, type, sl_now_ms());
+    int rc = save_connection(ev, name, spec, &modified);
+    if (rc != 0) {
+        json_decref(spec);
+        return rc == 1 ? connection_not_found(call, name) : internal(call);
+    }
+    if (!strcmp(connection_state(spec), "AUTHORIZING")) ev_oauth_request_authorization(ev);
+    json_t *out = connection_summary(spec, created, modified, NULL);
+    json_decref(spec);
+    sl_json_reply(call, out);
+}
+
+/* DeauthorizeConnection removes the connection's credentials (API key value, password, client
+ * secret): it stays DEAUTHORIZED until an UpdateConnection gives them back. Its HTTP parameters
+ * stay as they are. */
+static void op_deauthorize_connection(void *svc, sl_json_call *call, json_t *in) {
+    sl_events *ev = svc;
+    const char *name = sl_json_str_req(call, in, "Name");
+    if (!name) return;
+    int64_t created = 0, modified = 0;
+    json_t *spec = load_named(ev, "event_connections", name, &created, &modified);
+    if (!spec) return connection_not_found(call, name);
+    json_t *auth = json_object_get(spec, "AuthParameters");
+    json_object_del(json_object_get(auth, "ApiKeyAuthParameters"), "ApiKeyValue");
+    json_object_del(json_object_get(auth, "BasicAuthParameters"), "Password");
+    json_object_del(json_object_get(json_object_get(auth, "OAuthParameters"), "ClientParameters"),
+                    "ClientSecret");
+    json_object_set_new(spec, "ConnectionState", json_string("DEAUTHORIZED"));
+    json_object_del(spec, "StateReason");
+    int rc = save_connection(ev, name, spec, &modified);
+    if (rc != 0) {
+        json_decref(spec);
+        return rc == 1 ? connection_not_found(call, name) : internal(call);
+    }
+    /* DEAUTHORIZING as AWS answers while it removes the secret; here that is already done. */
+    json_t *out = connection_summary(spec, created, modified, "DEAUTHORIZING");
+    json_decref(spec);
+    sl_json_reply(call, out);
 }
 
 static void delete_named(sl_events *ev, sl_json_call *call, json_t *in, const char *table,
@@ -855,8 +1221,28 @@ static void delete_named(sl_events *ev, sl_json_call *call, json_t *in, const ch
 }
 
 static void op_delete_connection(void *svc, sl_json_call *call, json_t *in) {
-    delete_named(svc, call, in, "event_connections", "Connection");
+    sl_events *ev = svc;
+    const char *name = sl_json_str_req(call, in, "Name");
+    if (!name) return;
+    int64_t created = 0, modified = 0;
+    json_t *spec = load_named(ev, "event_connections", name, &created, &modified);
+    if (!spec) return connection_not_found(call, name);
+    sl_store_stmt_job a = {
+        .sql = "DELETE FROM event_connections WHERE name=?1", .args = {name}, .nargs = 1};
+    if (sl_store_write(ev->store, sl_store_exec_job, &a) != 0) {
+        json_decref(spec);
+        return internal(call);
+    }
+    if (!a.changes) {
+        json_decref(spec);
+        return connection_not_found(call, name);
+    }
+    json_t *out = connection_summary(spec, created, modified, "DELETING");
+    json_decref(spec);
+    sl_json_reply(call, out);
 }
+
+/* ---- API destinations ---- */
 
 static void op_create_api_destination(void *svc, sl_json_call *call, json_t *in) {
     sl_events *ev = svc;
@@ -966,6 +1352,8 @@ static const sl_json_op ops[] = {
     {"DescribeConnection", op_describe_connection},
     {"ListConnections", op_list_connections},
     {"DeleteConnection", op_delete_connection},
+    {"UpdateConnection", op_update_connection},
+    {"DeauthorizeConnection", op_deauthorize_connection},
     {"CreateApiDestination", op_create_api_destination},
     {"DescribeApiDestination", op_describe_api_destination},
     {"ListApiDestinations", op_list_api_destinations},

@@ -1,5 +1,6 @@
 /* deliver: calls a target. API destinations are HTTP requests with the connection's
- * authorization (API key header, Basic) and invocation parameters, the target's
+ * authorization (API key header, Basic, an OAuth bearer token from oauth.c, refreshed and the
+ * call repeated once on a 401/407 answer) and invocation parameters, the target's
  * HttpParameters, a 5 s timeout and the destination's rate limit. AWS retries 401, 407, 409,
  * 429 and 5xx answers and network failures; other 4xx go straight to the dead letters. */
 #include <stdio.h>
@@ -44,16 +45,18 @@ static bool name_after(const char *arn, const char *marker, char *out, size_t n)
     return true;
 }
 
-static json_t *load_spec(sl_events *ev, const char *table, const char *name) {
+static json_t *load_spec(sl_events *ev, const char *table, const char *name, int64_t *modified_ms) {
     char sql[128];
-    snprintf(sql, sizeof sql, "SELECT spec FROM %s WHERE name=?1", table);
+    snprintf(sql, sizeof sql, "SELECT spec, modified_ms FROM %s WHERE name=?1", table);
     sqlite3 *db = sl_store_reader(ev->store);
     sqlite3_stmt *st = NULL;
     json_t *spec = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_step(st) == SQLITE_ROW) {
         spec = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (modified_ms) *modified_ms = sqlite3_column_int64(st, 1);
+    }
     sqlite3_finalize(st);
     return spec;
 }
@@ -63,8 +66,8 @@ static size_t discard(char *p, size_t s, size_t n, void *u) {
     return s * n;
 }
 
-static struct curl_slist *add_header(const sl_curl_api *cu, struct curl_slist *h, const char *k,
-                                     const char *v) {
+struct curl_slist *ev_http_header(const sl_curl_api *cu, struct curl_slist *h, const char *k,
+                                  const char *v) {
     sl_buf b;
     sl_buf_init(&b);
     sl_buf_printf(&b, "%s: %s", k, v);
@@ -73,12 +76,27 @@ static struct curl_slist *add_header(const sl_curl_api *cu, struct curl_slist *h
     return h;
 }
 
-static void add_query(sl_buf *url, bool *first, const char *k, const char *v) {
+void ev_http_query(sl_buf *url, bool *first, const char *k, const char *v) {
     sl_buf_putc(url, *first ? (strchr(url->data, '?') ? '&' : '?') : '&');
     *first = false;
     sl_buf_uri_encode(url, k, strlen(k), false);
     sl_buf_putc(url, '=');
     sl_buf_uri_encode(url, v, strlen(v), false);
+}
+
+struct curl_slist *ev_http_basic(const sl_curl_api *cu, struct curl_slist *h, const char *user,
+                                 const char *password) {
+    sl_buf up;
+    sl_buf_init(&up);
+    sl_buf_printf(&up, "%s:%s", user ? user : "", password ? password : "");
+    char *b64 = sl_xmalloc(up.len * 4 / 3 + 8);
+    sl_base64_encode((const unsigned char *)up.data, up.len, b64);
+    sl_buf_reset(&up);
+    sl_buf_printf(&up, "Basic %s", b64);
+    h = ev_http_header(cu, h, "Authorization", up.data);
+    free(b64);
+    sl_buf_free(&up);
+    return h;
 }
 
 /* Rate limit: one slot every 1/rate seconds per destination. */
@@ -96,6 +114,75 @@ static bool take_slot(sl_events *ev, const char *name, json_t *dest, int64_t *de
     return ok;
 }
 
+/* The headers of one call: content type, the connection's authorization (bearer is the OAuth
+ * token), its invocation header parameters, the target's HttpParameters headers. */
+static struct curl_slist *call_headers(const sl_curl_api *cu, const json_t *conn, const json_t *hp,
+                                       const char *bearer) {
+    struct curl_slist *headers = NULL;
+    headers = ev_http_header(cu, headers, "Content-Type", "application/json; charset=utf-8");
+    headers = ev_http_header(cu, headers, "User-Agent", "Amazon/EventBridge/ApiDestinations");
+    json_t *auth = json_object_get(conn, "AuthParameters");
+    const char *type = json_string_value(json_object_get(conn, "AuthorizationType"));
+    if (type && !strcmp(type, "API_KEY")) {
+        json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
+        const char *name = json_string_value(json_object_get(k, "ApiKeyName"));
+        const char *value = json_string_value(json_object_get(k, "ApiKeyValue"));
+        if (name && value) headers = ev_http_header(cu, headers, name, value);
+    } else if (type && !strcmp(type, "BASIC")) {
+        json_t *b = json_object_get(auth, "BasicAuthParameters");
+        headers = ev_http_basic(cu, headers, json_string_value(json_object_get(b, "Username")),
+                                json_string_value(json_object_get(b, "Password")));
+    } else if (bearer) {
+        sl_buf v;
+        sl_buf_init(&v);
+        sl_buf_printf(&v, "Bearer %s", bearer);
+        headers = ev_http_header(cu, headers, "Authorization", v.data);
+        sl_buf_free(&v);
+    }
+    json_t *inv = json_object_get(auth, "InvocationHttpParameters");
+    size_t i;
+    json_t *kv;
+    json_array_foreach(json_object_get(inv, "HeaderParameters"), i, kv) {
+        const char *k = json_string_value(json_object_get(kv, "Key"));
+        const char *v = json_string_value(json_object_get(kv, "Value"));
+        if (k && v) headers = ev_http_header(cu, headers, k, v);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(hp, "HeaderParameters"), k, v) if (json_is_string(v))
+        headers = ev_http_header(cu, headers, k, json_string_value(v));
+    return headers;
+}
+
+/* One HTTP request on the dispatcher's handle. Returns the CURLcode; *status the answer. */
+static CURLcode perform(sl_events *ev, const sl_curl_api *cu, const char *url, const char *method,
+                        struct curl_slist *headers, const char *body, long *status) {
+    /* One handle for the dispatcher thread: curl keeps its connections alive between calls. */
+    if (!ev->curl) ev->curl = cu->easy_init();
+    CURL *curl = ev->curl;
+    cu->easy_reset(curl);
+    cu->easy_setopt(curl, CURLOPT_URL, url);
+    cu->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
+    bool has_body =
+        !method || (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE"));
+    if (has_body) {
+        cu->easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        cu->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else if (method && !strcmp(method, "HEAD")) {
+        cu->easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    }
+    cu->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    cu->easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    cu->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    cu->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    cu->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode cc = cu->easy_perform(curl);
+    *status = 0;
+    cu->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    return cc;
+}
+
 static int call_api_destination(sl_events *ev, const json_t *target, const char *body,
                                 bool *retryable, int64_t *defer_until, char *err, size_t errlen) {
     const char *arn = json_string_value(json_object_get(target, "Arn"));
@@ -105,7 +192,7 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
         snprintf(err, errlen, "malformed API destination ARN %s", arn);
         return -1;
     }
-    json_t *dest = load_spec(ev, "event_api_destinations", dname);
+    json_t *dest = load_spec(ev, "event_api_destinations", dname, NULL);
     if (!dest) {
         snprintf(err, errlen, "API destination %s does not exist", dname);
         return -1;
@@ -121,12 +208,31 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
         return -1;
     }
     const char *conn_arn = json_string_value(json_object_get(dest, "ConnectionArn"));
+    int64_t conn_modified = 0;
     json_t *conn = conn_arn && name_after(conn_arn, ":connection/", cname, sizeof cname)
-                       ? load_spec(ev, "event_connections", cname)
+                       ? load_spec(ev, "event_connections", cname, &conn_modified)
                        : NULL;
     if (!conn) {
         snprintf(err, errlen, "connection of API destination %s does not exist", dname);
         json_decref(dest);
+        return -1;
+    }
+    const char *state = json_string_value(json_object_get(conn, "ConnectionState"));
+    if (state && !strcmp(state, "DEAUTHORIZED")) {
+        /* Retried within the target's policy: an UpdateConnection may bring it back. */
+        snprintf(err, errlen, "connection %s is DEAUTHORIZED", cname);
+        *retryable = true;
+        json_decref(dest);
+        json_decref(conn);
+        return -1;
+    }
+    const char *type = json_string_value(json_object_get(conn, "AuthorizationType"));
+    bool oauth = type && !strcmp(type, "OAUTH_CLIENT_CREDENTIALS");
+    const char *bearer = NULL;
+    if (oauth && !(bearer = ev_oauth_bearer(ev, cname, conn, conn_modified, false, retryable, err,
+                                            errlen))) {
+        json_decref(dest);
+        json_decref(conn);
         return -1;
     }
     const char *endpoint = json_string_value(json_object_get(dest, "InvocationEndpoint"));
@@ -145,72 +251,38 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
             sl_buf_putc(&url, *p);
         }
     }
-    struct curl_slist *headers = NULL;
-    headers = add_header(cu, headers, "Content-Type", "application/json; charset=utf-8");
-    headers = add_header(cu, headers, "User-Agent", "Amazon/EventBridge/ApiDestinations");
     bool first = true;
-    json_t *auth = json_object_get(conn, "AuthParameters");
-    const char *type = json_string_value(json_object_get(conn, "AuthorizationType"));
-    if (type && !strcmp(type, "API_KEY")) {
-        json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
-        const char *name = json_string_value(json_object_get(k, "ApiKeyName"));
-        const char *value = json_string_value(json_object_get(k, "ApiKeyValue"));
-        if (name && value) headers = add_header(cu, headers, name, value);
-    } else if (type && !strcmp(type, "BASIC")) {
-        json_t *b = json_object_get(auth, "BasicAuthParameters");
-        const char *u = json_string_value(json_object_get(b, "Username"));
-        const char *pw = json_string_value(json_object_get(b, "Password"));
-        sl_buf up;
-        sl_buf_init(&up);
-        sl_buf_printf(&up, "%s:%s", u ? u : "", pw ? pw : "");
-        char *b64 = sl_xmalloc(up.len * 4 / 3 + 8);
-        sl_base64_encode((const unsigned char *)up.data, up.len, b64);
-        sl_buf_reset(&up);
-        sl_buf_printf(&up, "Basic %s", b64);
-        headers = add_header(cu, headers, "Authorization", up.data);
-        free(b64);
-        sl_buf_free(&up);
-    }
-    json_t *inv = json_object_get(auth, "InvocationHttpParameters");
+    json_t *inv =
+        json_object_get(json_object_get(conn, "AuthParameters"), "InvocationHttpParameters");
     size_t i;
     json_t *kv;
-    json_array_foreach(json_object_get(inv, "HeaderParameters"), i, kv) headers =
-        add_header(cu, headers, json_string_value(json_object_get(kv, "Key")),
-                   json_string_value(json_object_get(kv, "Value")));
-    json_array_foreach(json_object_get(inv, "QueryStringParameters"), i, kv)
-        add_query(&url, &first, json_string_value(json_object_get(kv, "Key")),
-                  json_string_value(json_object_get(kv, "Value")));
+    json_array_foreach(json_object_get(inv, "QueryStringParameters"), i, kv) {
+        const char *k = json_string_value(json_object_get(kv, "Key"));
+        const char *v = json_string_value(json_object_get(kv, "Value"));
+        if (k && v) ev_http_query(&url, &first, k, v);
+    }
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(hp, "HeaderParameters"), k, v) if (json_is_string(v))
-        headers = add_header(cu, headers, k, json_string_value(v));
     json_object_foreach(json_object_get(hp, "QueryStringParameters"), k, v) if (json_is_string(v))
-        add_query(&url, &first, k, json_string_value(v));
+        ev_http_query(&url, &first, k, json_string_value(v));
 
-    /* One handle for the dispatcher thread: curl keeps its connections alive between calls. */
-    if (!ev->curl) ev->curl = cu->easy_init();
-    CURL *curl = ev->curl;
-    cu->easy_reset(curl);
-    cu->easy_setopt(curl, CURLOPT_URL, url.data);
-    cu->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
-    bool has_body =
-        !method || (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE"));
-    if (has_body) {
-        cu->easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        cu->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else if (method && !strcmp(method, "HEAD")) {
-        cu->easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    }
-    cu->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    cu->easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
-    cu->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    cu->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    cu->easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    cu->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = cu->easy_perform(curl);
+    struct curl_slist *headers = call_headers(cu, conn, hp, bearer);
     long status = 0;
-    cu->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    CURLcode cc = perform(ev, cu, url.data, method, headers, body, &status);
     cu->slist_free_all(headers);
+    if (oauth && cc == CURLE_OK && (status == 401 || status == 407)) {
+        /* The token may have been revoked or expired early: one more try with a fresh one. */
+        bearer = ev_oauth_bearer(ev, cname, conn, conn_modified, true, retryable, err, errlen);
+        if (!bearer) {
+            sl_buf_free(&url);
+            json_decref(dest);
+            json_decref(conn);
+            return -1;
+        }
+        headers = call_headers(cu, conn, hp, bearer);
+        cc = perform(ev, cu, url.data, method, headers, body, &status);
+        cu->slist_free_all(headers);
+    }
     int rc = 0;
     if (cc != CURLE_OK) {
         snprintf(err, errlen, "%s: %s", url.data, cu->easy_strerror(cc));

@@ -1,8 +1,9 @@
 /* dispatch: the events engine's one thread. It drains the outbox (changes other services
- * committed) into events and routes them to targets, fires rate() schedules, and runs due
- * deliveries. Every step is a store transaction: an outbox row is deleted in the same commit
- * that queues its deliveries, and a delivery row is deleted only after its target took it, so
- * a crash at any point loses nothing (a delivery may repeat: at-least-once, as AWS). */
+ * committed) into events and routes them to targets, fires rate() schedules, authorizes OAuth
+ * connections left AUTHORIZING, and runs due deliveries. Every step is a store transaction: an
+ * outbox row is deleted in the same commit that queues its deliveries, and a delivery row is
+ * deleted only after its target took it, so a crash at any point loses nothing (a delivery may
+ * repeat: at-least-once, as AWS). */
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -383,11 +384,14 @@ static void *dispatcher_main(void *arg) {
             if (!timed_out) idle_rounds = 0;
         }
         bool stop = ev->stopping;
+        bool authorize = ev->oauth_pending;
         ev->kicked = false;
+        ev->oauth_pending = false;
         pthread_mutex_unlock(&ev->mu);
         if (stop) break;
         int drained;
         while ((drained = drain_outbox(ev)) > 0) {}
+        if (authorize) ev_oauth_authorize_pending(ev);
         int64_t a = fire_schedules(ev);
         int64_t b = run_deliveries(ev);
         wait_ms = a < b ? a : b;
@@ -399,6 +403,7 @@ static void *dispatcher_main(void *arg) {
 int ev_dispatch_start(sl_events *ev, char *err, size_t errlen) {
     pthread_mutex_init(&ev->mu, NULL);
     pthread_cond_init(&ev->cv, NULL);
+    ev->oauth_pending = true; /* connections a restart left AUTHORIZING */
     if (pthread_create(&ev->thread, NULL, dispatcher_main, ev) != 0) {
         snprintf(err, errlen, "cannot start the events dispatcher");
         return -1;

@@ -1,7 +1,7 @@
 /* events_internal: what the events files share. catalog.c keeps rules and the per-bus
  * matchers; api.c is the JSON wire; dispatch.c drains the outbox and runs deliveries;
- * s3_shapes.c builds the events S3 changes raise; deliver.c calls targets; transform.c applies
- * Input, InputPath and InputTransformer. */
+ * s3_shapes.c builds the events S3 changes raise; deliver.c calls targets; oauth.c gets and keeps
+ * OAuth connections' tokens; transform.c applies Input, InputPath and InputTransformer. */
 #ifndef SL_EVENTS_INTERNAL_H
 #define SL_EVENTS_INTERNAL_H
 
@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/config.h"
+#include "core/curl_loader.h"
 #include "core/json_proto.h"
 #include "events/events.h"
 #include "events/pattern.h"
@@ -52,6 +54,12 @@ struct sl_events {
     void *curl;               /* the dispatcher's HTTP handle: kept so connections are reused */
     pthread_mutex_t rate_mu;  /* API destination rate limits */
     json_t *next_slot;        /* destination name -> next allowed ms */
+
+    bool oauth_pending;                  /* connections wait in AUTHORIZING (guarded by mu) */
+    struct ev_oauth_entry *oauth_tokens; /* OAuth access tokens (dispatcher thread only) */
+
+    pthread_mutex_t trail_mu;           /* guards trail_cache */
+    struct ev_trail_cache *trail_cache; /* compiled selectors of logging trails (s3_shapes.c) */
 };
 
 /* ARNs. */
@@ -82,6 +90,7 @@ int ev_route(sl_events *ev, sqlite3 *db, const char *bus, const json_t *event);
  * "Object Created"... when the bucket sends to EventBridge, and "AWS API Call via CloudTrail"
  * when a logging trail selects the object). Appends to out. */
 void ev_s3_events(sl_events *ev, sqlite3 *db, const json_t *payload, int64_t sequence, json_t *out);
+void ev_trail_cache_free(struct ev_trail_cache *c);
 /* A new event envelope: version, id, detail-type, source, account, time, region, resources. */
 json_t *ev_envelope(const sl_events *ev, const char *source, const char *detail_type,
                     int64_t time_ms, json_t *resources, json_t *detail);
@@ -101,6 +110,40 @@ int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retr
                int64_t *defer_until_ms, char *err, size_t errlen);
 /* Which targets Sluice delivers to; false with err naming the service otherwise. */
 bool ev_target_supported(const char *arn, char *err, size_t errlen);
+/* Request helpers shared with oauth.c: a "Key: value" header; a query parameter appended to
+ * url (first: no parameter added yet); "Authorization: Basic base64(user:password)". */
+struct curl_slist *ev_http_header(const sl_curl_api *cu, struct curl_slist *h, const char *k,
+                                  const char *v);
+void ev_http_query(sl_buf *url, bool *first, const char *k, const char *v);
+struct curl_slist *ev_http_basic(const sl_curl_api *cu, struct curl_slist *h, const char *user,
+                                 const char *password);
+
+/* oauth.c: OAUTH_CLIENT_CREDENTIALS connections. */
+typedef struct {
+    char *access_token;
+    int64_t obtained_ms;
+    int64_t expires_ms; /* 0: the answer gave no expires_in */
+} ev_oauth_token;
+/* Parses a token endpoint's answer ({"access_token": ..., "expires_in": ...}): 0, or -1 with
+ * err when it holds no access_token a header can carry. Untrusted input. */
+int ev_oauth_parse_token(const char *body, size_t len, int64_t now_ms, ev_oauth_token *out,
+                         char *err, size_t errlen);
+void ev_oauth_token_clear(ev_oauth_token *t);
+/* Whether the token can still be sent at now_ms: refreshed ahead of expiry by 60 s, or half
+ * its lifetime when that is shorter. */
+bool ev_oauth_token_fresh(const ev_oauth_token *t, int64_t now_ms);
+/* The access token for connection name (its spec and modified_ms as stored), fetched when
+ * there is none, it is stale, the connection changed, or force is set (the destination
+ * answered 401/407). NULL with err and *retryable when none can be had; a refusal by the
+ * endpoint deauthorizes the connection. Dispatcher thread only. */
+const char *ev_oauth_bearer(sl_events *ev, const char *name, const json_t *conn,
+                            int64_t modified_ms, bool force, bool *retryable, char *err,
+                            size_t errlen);
+/* API side: some connection was left AUTHORIZING; the dispatcher authorizes it next round. */
+void ev_oauth_request_authorization(sl_events *ev);
+/* Dispatcher side: fetches a token for every AUTHORIZING connection and records the outcome. */
+void ev_oauth_authorize_pending(sl_events *ev);
+void ev_oauth_free(sl_events *ev);
 
 /* api.c */
 void ev_api_init(sl_events *ev);

@@ -2,8 +2,9 @@
  *   - EventBridge "Object Created" / "Object Deleted" / "Object Tags Added" / "Object Tags
  *     Deleted" (source aws.s3), when the bucket's notification configuration enables
  *     EventBridge;
- *   - "AWS API Call via CloudTrail" data events, when a logging trail's event selectors select
- *     the object (DataResources of type AWS::S3::Object with an ARN prefix, write events). */
+ *   - "AWS API Call via CloudTrail" data events, when a logging trail's event selectors (basic
+ *     or advanced, trail/selectors.c) select the call: one event per call, so a DeleteObjects
+ *     of many keys is one event (raised by its first key's payload, which lists them all). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "events/events_internal.h"
+#include "trail/selectors.h"
 
 json_t *ev_envelope(const sl_events *ev, const char *source, const char *detail_type,
                     int64_t time_ms, json_t *resources, json_t *detail) {
@@ -75,52 +77,127 @@ static json_t *eventbridge_event(sl_events *ev, const json_t *p, const char *seq
                        json_pack("[s]", arn), detail);
 }
 
-/* True when a selector list selects a write to bucket/key. */
-static bool selectors_select(const json_t *selectors, const char *bucket, const char *key) {
-    sl_buf object_arn;
-    sl_buf_init(&object_arn);
-    sl_buf_printf(&object_arn, "arn:aws:s3:::%s/%s", bucket, key);
-    bool selected = false;
-    size_t i;
-    json_t *sel;
-    json_array_foreach(selectors, i, sel) {
-        const char *rw = json_string_value(json_object_get(sel, "ReadWriteType"));
-        if (rw && !strcmp(rw, "ReadOnly")) continue;
-        size_t j;
-        json_t *dr;
-        json_array_foreach(json_object_get(sel, "DataResources"), j, dr) {
-            const char *type = json_string_value(json_object_get(dr, "Type"));
-            if (!type || strcmp(type, "AWS::S3::Object") != 0) continue;
-            size_t k;
-            json_t *v;
-            json_array_foreach(json_object_get(dr, "Values"), k, v) {
-                const char *prefix = json_string_value(v);
-                if (!prefix) continue;
-                /* "arn:aws:s3" (or "arn:aws:s3:::") selects every bucket. */
-                if (!strcmp(prefix, "arn:aws:s3") || !strcmp(prefix, "arn:aws:s3:::") ||
-                    sl_str_has_prefix(object_arn.data, prefix))
-                    selected = true;
-            }
-        }
-    }
-    sl_buf_free(&object_arn);
-    return selected;
+/* ---- which calls a trail logs ---- */
+
+/* A logging trail's selectors, compiled once and reused while its stored text stays the same:
+ * the outbox brings every write of every bucket while some trail logs. */
+struct ev_trail_cache {
+    char *name;
+    char *basic, *advanced; /* the stored JSON texts (NULL when absent) */
+    sl_trail_selectors *compiled;
+    struct ev_trail_cache *next;
+};
+
+#define TRAIL_CACHE_MAX 64
+
+static bool same_text(const char *a, const char *b) {
+    return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-static bool trail_selects(sqlite3 *db, const char *bucket, const char *key) {
-    sqlite3_stmt *st = NULL;
-    bool selected = false;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT selectors FROM trails WHERE logging=1 AND selectors IS NOT NULL",
-                           -1, &st, NULL) != SQLITE_OK)
-        return false;
-    while (!selected && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *sel = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-        selected = sel && selectors_select(sel, bucket, key);
-        json_decref(sel);
+void ev_trail_cache_free(struct ev_trail_cache *c) {
+    while (c) {
+        struct ev_trail_cache *next = c->next;
+        free(c->name);
+        free(c->basic);
+        free(c->advanced);
+        sl_trail_selectors_free(c->compiled);
+        free(c);
+        c = next;
     }
-    sqlite3_finalize(st);
-    return selected;
+}
+
+/* Caller holds ev->trail_mu. NULL when the stored selectors do not compile (never logs). */
+static const sl_trail_selectors *trail_selectors(sl_events *ev, const char *name, const char *basic,
+                                                 const char *advanced) {
+    size_t n = 0;
+    for (struct ev_trail_cache *c = ev->trail_cache; c; c = c->next, n++) {
+        if (strcmp(c->name, name) != 0) continue;
+        if (same_text(c->basic, basic) && same_text(c->advanced, advanced)) return c->compiled;
+        break;
+    }
+    /* A changed or new trail: start over when the cache has grown (trails come and go). */
+    if (n >= TRAIL_CACHE_MAX) {
+        ev_trail_cache_free(ev->trail_cache);
+        ev->trail_cache = NULL;
+    }
+    struct ev_trail_cache **pp = &ev->trail_cache;
+    while (*pp && strcmp((*pp)->name, name) != 0) pp = &(*pp)->next;
+    struct ev_trail_cache *c = *pp;
+    if (!c) {
+        c = sl_xcalloc(1, sizeof *c);
+        c->name = sl_xstrdup(name);
+        *pp = c;
+    } else {
+        free(c->basic);
+        free(c->advanced);
+        sl_trail_selectors_free(c->compiled);
+    }
+    c->basic = basic ? sl_xstrdup(basic) : NULL;
+    c->advanced = advanced ? sl_xstrdup(advanced) : NULL;
+    json_t *b = basic ? json_loads(basic, 0, NULL) : NULL;
+    json_t *a = advanced ? json_loads(advanced, 0, NULL) : NULL;
+    char err[256];
+    c->compiled = sl_trail_selectors_compile(b, a, err, sizeof err);
+    json_decref(b);
+    json_decref(a);
+    return c->compiled;
+}
+
+/* The keys a call's CloudTrail event is about: the object's, or for DeleteObjects every key
+ * of the request (carried by its first key's payload; the others raise no CloudTrail event). */
+static json_t *trail_keys(const json_t *p, const char *api) {
+    if (!strcmp(api, "DeleteObjects")) return json_incref(json_object_get(p, "deleteKeys"));
+    json_t *key = json_object_get(p, "key");
+    return json_is_string(key) ? json_pack("[O]", key) : NULL;
+}
+
+/* Whether some logging trail logs the call: one of its selectors selects one of its keys. */
+static bool trail_logs(sl_events *ev, sqlite3 *db, const json_t *p) {
+    const char *api = json_string_value(json_object_get(p, "api"));
+    const char *bucket = json_string_value(json_object_get(p, "bucket"));
+    json_t *keys = api && bucket ? trail_keys(p, api) : NULL;
+    if (!json_array_size(keys)) {
+        json_decref(keys);
+        return false;
+    }
+    sqlite3_stmt *st =
+        sl_store_cached(db, "SELECT name, selectors, advanced_selectors FROM trails WHERE logging=1"
+                            " AND (selectors IS NOT NULL OR advanced_selectors IS NOT NULL)");
+    if (!st) {
+        json_decref(keys);
+        return false;
+    }
+    char user_arn[128];
+    snprintf(user_arn, sizeof user_arn, "arn:aws:iam::%.32s:root", ev->cfg->account_id);
+    sl_trail_event e = {.event_category = "Data",
+                        .event_source = "s3.amazonaws.com",
+                        .event_name = api,
+                        .event_type = "AwsApiCall",
+                        .resource_type = "AWS::S3::Object",
+                        .user_arn = user_arn,
+                        .read_only = false};
+    sl_buf arn;
+    sl_buf_init(&arn);
+    bool logged = false;
+    pthread_mutex_lock(&ev->trail_mu);
+    while (!logged && sqlite3_step(st) == SQLITE_ROW) {
+        const sl_trail_selectors *sel = trail_selectors(
+            ev, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2));
+        size_t i;
+        json_t *k;
+        json_array_foreach(keys, i, k) {
+            sl_buf_reset(&arn);
+            sl_buf_printf(&arn, "arn:aws:s3:::%s/%s", bucket, json_string_value(k));
+            e.resource_arn = arn.data;
+            if ((logged = sl_trail_selectors_match(sel, &e))) break;
+        }
+    }
+    pthread_mutex_unlock(&ev->trail_mu);
+    sqlite3_reset(st);
+    sl_buf_free(&arn);
+    json_decref(keys);
+    return logged;
 }
 
 static json_t *cloudtrail_event(sl_events *ev, const json_t *p) {
@@ -143,11 +220,24 @@ static json_t *cloudtrail_event(sl_events *ev, const json_t *p) {
     json_t *user = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", "Root", "principalId", principal,
                              "arn", user_arn, "accountId", ev->cfg->account_id, "accessKeyId",
                              json_object_get(p, "accessKey"));
-    json_t *request =
-        json_pack("{s:s,s:s,s:s}", "bucketName", bucket, "Host", "s3.amazonaws.com", "key", key);
-    json_t *resources = json_pack("[{s:s,s:s},{s:s,s:s,s:s}]", "type", "AWS::S3::Object", "ARN",
-                                  object_arn.data, "accountId", ev->cfg->account_id, "type",
-                                  "AWS::S3::Bucket", "ARN", bucket_arn.data);
+    json_t *request, *resources;
+    if (!strcmp(api, "DeleteObjects")) {
+        /* One event for the call, as CloudTrail records it: the ?delete subresource, not the
+         * keys; the object resource is the bucket's ARN prefix. */
+        request = json_pack("{s:s,s:s,s:s}", "bucketName", bucket, "Host", "s3.amazonaws.com",
+                            "delete", "");
+        sl_buf_reset(&object_arn);
+        sl_buf_printf(&object_arn, "arn:aws:s3:::%s/", bucket);
+        resources = json_pack("[{s:s,s:s},{s:s,s:s,s:s}]", "type", "AWS::S3::Object", "ARNPrefix",
+                              object_arn.data, "accountId", ev->cfg->account_id, "type",
+                              "AWS::S3::Bucket", "ARN", bucket_arn.data);
+    } else {
+        request = json_pack("{s:s,s:s,s:s}", "bucketName", bucket, "Host", "s3.amazonaws.com",
+                            "key", key);
+        resources = json_pack("[{s:s,s:s},{s:s,s:s,s:s}]", "type", "AWS::S3::Object", "ARN",
+                              object_arn.data, "accountId", ev->cfg->account_id, "type",
+                              "AWS::S3::Bucket", "ARN", bucket_arn.data);
+    }
     json_t *ua = json_object_get(p, "userAgent");
     json_t *detail =
         json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:O,s:s,s:o,s:n,s:O,s:s,s:b,s:o,s:s,s:b,s:s,s:s}",
@@ -176,7 +266,7 @@ void ev_s3_events(sl_events *ev, sqlite3 *db, const json_t *payload, int64_t seq
         if (e) json_array_append_new(out, json_pack("{s:s,s:o}", "bus", "default", "event", e));
     }
     json_decref(cfg);
-    if (trail_selects(db, bucket, key))
+    if (trail_logs(ev, db, payload))
         json_array_append_new(
             out, json_pack("{s:s,s:o}", "bus", "default", "event", cloudtrail_event(ev, payload)));
 }

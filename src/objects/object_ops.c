@@ -430,6 +430,9 @@ void s3_delete_objects(s3_call *c) {
     bool is_quiet = quiet && !strcasecmp(quiet, "true");
     sl_xml_free(root);
     if (count == 0) return malformed_xml(c);
+    /* CloudTrail records one DeleteObjects event per call: the first key's payload lists every
+     * key for it (events/s3_shapes.c); each key still raises its own "Object Deleted". */
+    json_object_set(json_array_get(ds->events, 0), "deleteKeys", ds->keys);
     s3_commit(c, delete_job, ds, is_quiet ? delete_objects_quiet_done : delete_objects_done);
 }
 

@@ -9,6 +9,7 @@
 #include "core/ids.h"
 #include "core/json_proto.h"
 #include "store/store.h"
+#include "trail/selectors.h"
 
 struct sl_trails {
     const sl_config *cfg;
@@ -245,42 +246,6 @@ static void op_list_trails(void *svc, sl_json_call *call, json_t *in) {
     sl_json_reply(call, json_pack("{s:o}", "Trails", list));
 }
 
-static bool selectors_valid(json_t *sel, char *err, size_t n) {
-    if (!json_is_array(sel) || json_array_size(sel) > 5) {
-        snprintf(err, n, "EventSelectors must be a list of at most 5 selectors.");
-        return false;
-    }
-    size_t i;
-    json_t *s;
-    json_array_foreach(sel, i, s) {
-        const char *rw = json_string_value(json_object_get(s, "ReadWriteType"));
-        if (rw && strcmp(rw, "ReadOnly") && strcmp(rw, "WriteOnly") && strcmp(rw, "All")) {
-            snprintf(err, n, "ReadWriteType must be ReadOnly, WriteOnly or All.");
-            return false;
-        }
-        size_t j;
-        json_t *dr;
-        json_array_foreach(json_object_get(s, "DataResources"), j, dr) {
-            const char *type = json_string_value(json_object_get(dr, "Type"));
-            if (!type) {
-                snprintf(err, n, "DataResources need a Type.");
-                return false;
-            }
-            size_t k;
-            json_t *v;
-            json_array_foreach(json_object_get(dr, "Values"), k, v) {
-                const char *val = json_string_value(v);
-                if (!val || (strncmp(val, "arn:", 4) && strcmp(type, "AWS::S3::Object") == 0)) {
-                    snprintf(err, n, "Value %s for parameter DataResources.Values is invalid.",
-                             val ? val : "null");
-                    return false;
-                }
-            }
-        }
-    }
-    return true;
-}
-
 static void op_put_event_selectors(void *svc, sl_json_call *call, json_t *in) {
     sl_trails *t = svc;
     const char *name = trail_name(sl_json_str_req(call, in, "TrailName"));
@@ -291,8 +256,9 @@ static void op_put_event_selectors(void *svc, sl_json_call *call, json_t *in) {
         return sl_json_fail(call, 400, "InvalidEventSelectorsException",
                             "Specify either EventSelectors or AdvancedEventSelectors, not both.");
     char err[256];
-    if (sel && !selectors_valid(sel, err, sizeof err))
-        return sl_json_fail(call, 400, "InvalidEventSelectorsException", "%s", err);
+    sl_trail_selectors *compiled = sl_trail_selectors_compile(sel, adv, err, sizeof err);
+    if (!compiled) return sl_json_fail(call, 400, "InvalidEventSelectorsException", "%s", err);
+    sl_trail_selectors_free(compiled);
     char *s = sel ? json_dumps(sel, JSON_COMPACT) : NULL;
     char *a = adv ? json_dumps(adv, JSON_COMPACT) : NULL;
     sl_store_stmt_job e = {

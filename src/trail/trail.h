@@ -1,7 +1,8 @@
 /* trail: the CloudTrail API subset pipelines need to route S3 data events: CreateTrail,
  * DeleteTrail, GetTrail, DescribeTrails, ListTrails, GetTrailStatus, Start/StopLogging,
  * Put/GetEventSelectors. Trails write no log files; what they do in Sluice is decide which S3
- * writes become "AWS API Call via CloudTrail" events on the default bus (events/s3_shapes.c). */
+ * writes become "AWS API Call via CloudTrail" events on the default bus (events/s3_shapes.c
+ * applies their selectors, basic or advanced, through trail/selectors.h). */
 #ifndef SL_TRAIL_H
 #define SL_TRAIL_H
 
