@@ -154,12 +154,27 @@ static struct curl_slist *call_headers(const sl_curl_api *cu, const json_t *conn
     return headers;
 }
 
-/* One HTTP request on the dispatcher's handle. Returns the CURLcode; *status the answer. */
-static CURLcode perform(sl_events *ev, const sl_curl_api *cu, const char *url, const char *method,
+/* One handle per delivering thread (curl handles are not shared between threads): curl keeps its
+ * connections alive between the thread's calls. */
+static _Thread_local void *thread_curl;
+
+void *ev_http_handle(const sl_curl_api *cu) {
+    if (!thread_curl) thread_curl = cu->easy_init();
+    return thread_curl;
+}
+
+void ev_http_thread_end(void) {
+    if (!thread_curl) return;
+    char err[64];
+    const sl_curl_api *cu = sl_curl(err, sizeof err);
+    if (cu) cu->easy_cleanup(thread_curl);
+    thread_curl = NULL;
+}
+
+/* One HTTP request on this thread's handle. Returns the CURLcode; *status the answer. */
+static CURLcode perform(const sl_curl_api *cu, const char *url, const char *method,
                         struct curl_slist *headers, const char *body, long *status) {
-    /* One handle for the dispatcher thread: curl keeps its connections alive between calls. */
-    if (!ev->curl) ev->curl = cu->easy_init();
-    CURL *curl = ev->curl;
+    CURL *curl = ev_http_handle(cu);
     cu->easy_reset(curl);
     cu->easy_setopt(curl, CURLOPT_URL, url);
     cu->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
@@ -228,7 +243,7 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     }
     const char *type = json_string_value(json_object_get(conn, "AuthorizationType"));
     bool oauth = type && !strcmp(type, "OAUTH_CLIENT_CREDENTIALS");
-    const char *bearer = NULL;
+    char *bearer = NULL;
     if (oauth && !(bearer = ev_oauth_bearer(ev, cname, conn, conn_modified, false, retryable, err,
                                             errlen))) {
         json_decref(dest);
@@ -268,10 +283,11 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
 
     struct curl_slist *headers = call_headers(cu, conn, hp, bearer);
     long status = 0;
-    CURLcode cc = perform(ev, cu, url.data, method, headers, body, &status);
+    CURLcode cc = perform(cu, url.data, method, headers, body, &status);
     cu->slist_free_all(headers);
     if (oauth && cc == CURLE_OK && (status == 401 || status == 407)) {
         /* The token may have been revoked or expired early: one more try with a fresh one. */
+        free(bearer);
         bearer = ev_oauth_bearer(ev, cname, conn, conn_modified, true, retryable, err, errlen);
         if (!bearer) {
             sl_buf_free(&url);
@@ -280,7 +296,7 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
             return -1;
         }
         headers = call_headers(cu, conn, hp, bearer);
-        cc = perform(ev, cu, url.data, method, headers, body, &status);
+        cc = perform(cu, url.data, method, headers, body, &status);
         cu->slist_free_all(headers);
     }
     int rc = 0;
@@ -294,6 +310,7 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
             status == 401 || status == 407 || status == 409 || status == 429 || status >= 500;
         rc = -1;
     }
+    free(bearer);
     sl_buf_free(&url);
     json_decref(dest);
     json_decref(conn);

@@ -1,11 +1,13 @@
-/* dispatch: the events engine's one thread. It drains the outbox (changes other services
+/* dispatch: the events engine's thread. It drains the outbox (changes other services
  * committed) into events and routes them to targets, fires rate() schedules, authorizes OAuth
- * connections left AUTHORIZING, and runs due deliveries. Every step is a store transaction: an
- * outbox row is deleted in the same commit that queues its deliveries, and a delivery row is
- * deleted only after its target took it, so a crash at any point loses nothing (a delivery may
- * repeat: at-least-once, as AWS). */
+ * connections left AUTHORIZING, and runs due deliveries — a batch at a time, side by side on a
+ * small pool of delivery threads, since a target call mostly waits (an HTTP answer, a RunTask's
+ * commit). Every step is a store transaction: an outbox row is deleted in the same commit that
+ * queues its deliveries, and a delivery row is deleted only after its target took it, so a
+ * crash at any point loses nothing (a delivery may repeat: at-least-once, as AWS). */
 #include <errno.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,8 @@
 #include "events/events_internal.h"
 
 #define OUTBOX_BATCH         256
-#define DELIVERY_BATCH       32
+#define DELIVERY_BATCH       64
+#define DELIVERY_THREADS     7 /* besides the dispatcher itself */
 #define DEFAULT_MAX_ATTEMPTS 185
 #define DEFAULT_MAX_AGE_S    86400
 
@@ -276,6 +279,143 @@ static int64_t backoff_ms(int attempts) {
     return ms > 60000 ? 60000 : ms;
 }
 
+/* One due delivery: read by the dispatcher, carried out by whichever thread takes it. */
+typedef struct {
+    json_t *target, *event;
+    int64_t event_ms;
+    char *bus, *rule;
+    delivery_outcome *o;
+} delivery_item;
+
+static void deliver_item(sl_events *ev, delivery_item *it) {
+    delivery_outcome *o = it->o;
+    bool retryable = false;
+    int64_t defer_until = 0;
+    char rule_arn[512];
+    ev_rule_arn(ev, it->bus, it->rule, rule_arn, sizeof rule_arn);
+    char *body = ev_transform(it->target, it->event, rule_arn, it->rule, o->error, sizeof o->error);
+    int rc =
+        body ? ev_deliver(ev, it->target, body, &retryable, &defer_until, o->error, sizeof o->error)
+             : -1;
+    free(body);
+    o->ok = rc == 0;
+    if (rc == 1) {
+        /* Rate limited: not an attempt, just later. */
+        o->attempts--;
+        o->retry = true;
+        o->next_ms = defer_until;
+        snprintf(o->error, sizeof o->error, "deferred by the destination's rate limit");
+    }
+    if (rc < 0 && retryable) {
+        json_t *policy = json_object_get(it->target, "RetryPolicy");
+        json_t *ma = json_object_get(policy, "MaximumRetryAttempts");
+        json_t *age = json_object_get(policy, "MaximumEventAgeInSeconds");
+        int max_attempts = ma ? (int)json_integer_value(ma) : DEFAULT_MAX_ATTEMPTS;
+        int64_t max_age = (age ? json_integer_value(age) : DEFAULT_MAX_AGE_S) * 1000;
+        o->next_ms = sl_now_ms() + backoff_ms(o->attempts);
+        o->retry = o->attempts <= max_attempts && o->next_ms - it->event_ms <= max_age;
+    }
+}
+
+/* ---- the delivery pool ---- */
+
+typedef struct {
+    delivery_item *items;
+    size_t n;
+    atomic_size_t next; /* the next item to take */
+    size_t done;        /* items finished (under the pool's lock) */
+    int active;         /* pool threads inside this batch (under the pool's lock) */
+} delivery_batch;
+
+typedef struct ev_delivery_pool {
+    sl_events *ev;
+    pthread_mutex_t mu;
+    pthread_cond_t work, idle;
+    delivery_batch *batch; /* the batch being run, or NULL */
+    unsigned generation;   /* bumped per batch, so a thread takes part in each once */
+    bool stopping;
+    pthread_t threads[DELIVERY_THREADS];
+    int nthreads;
+} ev_delivery_pool;
+
+/* Takes items until none is left; returns how many this thread finished. */
+static size_t take_items(sl_events *ev, delivery_batch *b) {
+    size_t finished = 0;
+    for (size_t i; (i = atomic_fetch_add(&b->next, 1)) < b->n; finished++)
+        deliver_item(ev, &b->items[i]);
+    return finished;
+}
+
+static void *pool_main(void *arg) {
+    ev_delivery_pool *p = arg;
+    unsigned seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stopping && (!p->batch || p->generation == seen))
+            pthread_cond_wait(&p->work, &p->mu);
+        if (p->stopping) break;
+        delivery_batch *b = p->batch;
+        seen = p->generation;
+        b->active++;
+        pthread_mutex_unlock(&p->mu);
+        size_t finished = take_items(p->ev, b);
+        pthread_mutex_lock(&p->mu);
+        b->done += finished;
+        b->active--;
+        pthread_cond_broadcast(&p->idle);
+    }
+    pthread_mutex_unlock(&p->mu);
+    ev_http_thread_end();
+    return NULL;
+}
+
+static ev_delivery_pool *pool_start(sl_events *ev) {
+    ev_delivery_pool *p = sl_xcalloc(1, sizeof *p);
+    p->ev = ev;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    for (int i = 0; i < DELIVERY_THREADS; i++) {
+        if (pthread_create(&p->threads[i], NULL, pool_main, p) != 0) break;
+        pthread_setname_np(p->threads[i], "sl-deliver");
+        p->nthreads++;
+    }
+    return p;
+}
+
+static void pool_stop(ev_delivery_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->idle);
+    free(p);
+}
+
+/* Runs the items on the dispatcher and the pool; returns when every one is done and no pool
+ * thread still holds the batch. */
+static void pool_run(ev_delivery_pool *p, sl_events *ev, delivery_item *items, size_t n) {
+    delivery_batch b = {.items = items, .n = n};
+    atomic_init(&b.next, 0);
+    if (n > 1 && p->nthreads) {
+        pthread_mutex_lock(&p->mu);
+        p->batch = &b;
+        p->generation++;
+        pthread_cond_broadcast(&p->work);
+        pthread_mutex_unlock(&p->mu);
+    }
+    size_t finished = take_items(ev, &b);
+    pthread_mutex_lock(&p->mu);
+    b.done += finished;
+    while (b.done < n || b.active > 0) pthread_cond_wait(&p->idle, &p->mu);
+    p->batch = NULL;
+    pthread_mutex_unlock(&p->mu);
+}
+
 /* Runs due deliveries; returns ms until the next is due (INT64_MAX when none). */
 static int64_t run_deliveries(sl_events *ev) {
     sqlite3 *db = sl_store_reader(ev->store);
@@ -291,6 +431,8 @@ static int64_t run_deliveries(sl_events *ev) {
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, DELIVERY_BATCH);
     delivery_outcome out[DELIVERY_BATCH];
+    delivery_item items[DELIVERY_BATCH];
+    size_t nitems = 0;
     settle_job sj = {.ev = ev, .out = out, .forwards = json_array()};
     while (sqlite3_step(st) == SQLITE_ROW && sj.n < DELIVERY_BATCH) {
         delivery_outcome *o = &out[sj.n++];
@@ -299,7 +441,6 @@ static int64_t run_deliveries(sl_events *ev) {
         o->attempts = sqlite3_column_int(st, 4) + 1;
         json_t *target = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
         json_t *event = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
-        int64_t event_ms = sqlite3_column_int64(st, 3);
         const char *arn = json_string_value(json_object_get(target, "Arn"));
         if (!target || !event || !arn) {
             snprintf(o->error, sizeof o->error, "stored delivery is unreadable");
@@ -312,42 +453,32 @@ static int64_t run_deliveries(sl_events *ev) {
                 snprintf(o->error, sizeof o->error, "event bus %s does not exist", arn);
             }
         } else {
-            bool retryable = false;
-            int64_t defer_until = 0;
-            const char *bus = (const char *)sqlite3_column_text(st, 5);
-            const char *rule = (const char *)sqlite3_column_text(st, 6);
-            char rule_arn[512];
-            ev_rule_arn(ev, bus, rule, rule_arn, sizeof rule_arn);
-            char *body = ev_transform(target, event, rule_arn, rule, o->error, sizeof o->error);
-            int rc = body ? ev_deliver(ev, target, body, &retryable, &defer_until, o->error,
-                                       sizeof o->error)
-                          : -1;
-            free(body);
-            o->ok = rc == 0;
-            if (rc == 1) {
-                /* Rate limited: not an attempt, just later. */
-                o->attempts--;
-                o->retry = true;
-                o->next_ms = defer_until;
-                snprintf(o->error, sizeof o->error, "deferred by the destination's rate limit");
-            }
-            if (rc < 0 && retryable) {
-                json_t *policy = json_object_get(target, "RetryPolicy");
-                json_t *ma = json_object_get(policy, "MaximumRetryAttempts");
-                json_t *age = json_object_get(policy, "MaximumEventAgeInSeconds");
-                int max_attempts = ma ? (int)json_integer_value(ma) : DEFAULT_MAX_ATTEMPTS;
-                int64_t max_age = (age ? json_integer_value(age) : DEFAULT_MAX_AGE_S) * 1000;
-                o->next_ms = sl_now_ms() + backoff_ms(o->attempts);
-                o->retry = o->attempts <= max_attempts && o->next_ms - event_ms <= max_age;
-            }
+            items[nitems++] = (delivery_item){
+                .target = json_incref(target),
+                .event = json_incref(event),
+                .event_ms = sqlite3_column_int64(st, 3),
+                .bus = sl_xstrdup((const char *)sqlite3_column_text(st, 5)),
+                .rule = sl_xstrdup((const char *)sqlite3_column_text(st, 6)),
+                .o = o,
+            };
         }
-        if (!o->ok && strcmp(o->error, "deferred by the destination's rate limit") != 0)
-            sl_info("\"delivery failed\" id=%lld attempt=%d retry=%s error=\"%s\"",
-                    (long long)o->id, o->attempts, o->retry ? "yes" : "no", o->error);
         json_decref(target);
         json_decref(event);
     }
     sqlite3_finalize(st);
+    pool_run(ev->pool, ev, items, nitems);
+    for (size_t i = 0; i < nitems; i++) {
+        json_decref(items[i].target);
+        json_decref(items[i].event);
+        free(items[i].bus);
+        free(items[i].rule);
+    }
+    for (size_t i = 0; i < sj.n; i++) {
+        delivery_outcome *o = &out[i];
+        if (!o->ok && strcmp(o->error, "deferred by the destination's rate limit") != 0)
+            sl_info("\"delivery failed\" id=%lld attempt=%d retry=%s error=\"%s\"",
+                    (long long)o->id, o->attempts, o->retry ? "yes" : "no", o->error);
+    }
     if (sj.n && sl_store_write(ev->store, settle_run, &sj) != 0)
         sl_error("\"delivery settle failed\"");
     json_decref(sj.forwards);
@@ -397,6 +528,7 @@ static void *dispatcher_main(void *arg) {
         wait_ms = a < b ? a : b;
         if (drained < 0 && wait_ms > 1000) wait_ms = 1000;
     }
+    ev_http_thread_end();
     return NULL;
 }
 
@@ -404,10 +536,14 @@ int ev_dispatch_start(sl_events *ev, char *err, size_t errlen) {
     pthread_mutex_init(&ev->mu, NULL);
     pthread_cond_init(&ev->cv, NULL);
     ev->oauth_pending = true; /* connections a restart left AUTHORIZING */
+    ev->pool = pool_start(ev);
     if (pthread_create(&ev->thread, NULL, dispatcher_main, ev) != 0) {
         snprintf(err, errlen, "cannot start the events dispatcher");
+        pool_stop(ev->pool);
+        ev->pool = NULL;
         return -1;
     }
+    pthread_setname_np(ev->thread, "sl-events");
     ev->started = true;
     return 0;
 }
@@ -419,6 +555,8 @@ void ev_dispatch_stop(sl_events *ev) {
     pthread_cond_signal(&ev->cv);
     pthread_mutex_unlock(&ev->mu);
     pthread_join(ev->thread, NULL);
+    pool_stop(ev->pool);
+    ev->pool = NULL;
     pthread_mutex_destroy(&ev->mu);
     pthread_cond_destroy(&ev->cv);
     ev->started = false;

@@ -15,6 +15,7 @@ sl_events *sl_events_new(const sl_context *ctx, char *err, size_t errlen) {
     pthread_rwlock_init(&ev->lock, NULL);
     pthread_mutex_init(&ev->rate_mu, NULL);
     pthread_mutex_init(&ev->trail_mu, NULL);
+    pthread_mutex_init(&ev->oauth_mu, NULL);
     ev->next_slot = json_object();
     ev_api_init(ev);
     if (ev_catalog_load(ev, err, errlen) != 0 || ev_dispatch_start(ev, err, errlen) != 0) {
@@ -38,11 +39,7 @@ void sl_events_free(sl_events *ev) {
     sl_store_on_commit(ev->store, NULL, NULL);
     ev_dispatch_stop(ev);
     ev_oauth_free(ev);
-    if (ev->curl) {
-        char err[64];
-        const sl_curl_api *cu = sl_curl(err, sizeof err);
-        if (cu) cu->easy_cleanup(ev->curl);
-    }
+    pthread_mutex_destroy(&ev->oauth_mu);
     ev_catalog_free(ev);
     pthread_rwlock_destroy(&ev->lock);
     pthread_mutex_destroy(&ev->rate_mu);

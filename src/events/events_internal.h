@@ -51,12 +51,14 @@ struct sl_events {
 
     struct sl_states *states; /* StartExecution targets (set once both services exist) */
     struct sl_tasks *tasks;   /* ECS targets */
-    void *curl;               /* the dispatcher's HTTP handle: kept so connections are reused */
     pthread_mutex_t rate_mu;  /* API destination rate limits */
     json_t *next_slot;        /* destination name -> next allowed ms */
 
     bool oauth_pending;                  /* connections wait in AUTHORIZING (guarded by mu) */
-    struct ev_oauth_entry *oauth_tokens; /* OAuth access tokens (dispatcher thread only) */
+    pthread_mutex_t oauth_mu;            /* guards oauth_tokens, held across a token fetch */
+    struct ev_oauth_entry *oauth_tokens; /* OAuth access tokens */
+
+    struct ev_delivery_pool *pool; /* threads that run a batch of deliveries with the dispatcher */
 
     pthread_mutex_t trail_mu;           /* guards trail_cache */
     struct ev_trail_cache *trail_cache; /* compiled selectors of logging trails (s3_shapes.c) */
@@ -110,6 +112,10 @@ int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retr
                int64_t *defer_until_ms, char *err, size_t errlen);
 /* Which targets Sluice delivers to; false with err naming the service otherwise. */
 bool ev_target_supported(const char *arn, char *err, size_t errlen);
+/* This thread's HTTP handle (made on first use, kept so connections are reused), and its
+ * release when a delivering thread ends. */
+void *ev_http_handle(const sl_curl_api *cu);
+void ev_http_thread_end(void);
 /* Request helpers shared with oauth.c: a "Key: value" header; a query parameter appended to
  * url (first: no parameter added yet); "Authorization: Basic base64(user:password)". */
 struct curl_slist *ev_http_header(const sl_curl_api *cu, struct curl_slist *h, const char *k,
@@ -134,11 +140,10 @@ void ev_oauth_token_clear(ev_oauth_token *t);
 bool ev_oauth_token_fresh(const ev_oauth_token *t, int64_t now_ms);
 /* The access token for connection name (its spec and modified_ms as stored), fetched when
  * there is none, it is stale, the connection changed, or force is set (the destination
- * answered 401/407). NULL with err and *retryable when none can be had; a refusal by the
- * endpoint deauthorizes the connection. Dispatcher thread only. */
-const char *ev_oauth_bearer(sl_events *ev, const char *name, const json_t *conn,
-                            int64_t modified_ms, bool force, bool *retryable, char *err,
-                            size_t errlen);
+ * answered 401/407); a copy the caller frees. NULL with err and *retryable when none can be
+ * had; a refusal by the endpoint deauthorizes the connection. Any delivering thread. */
+char *ev_oauth_bearer(sl_events *ev, const char *name, const json_t *conn, int64_t modified_ms,
+                      bool force, bool *retryable, char *err, size_t errlen);
 /* API side: some connection was left AUTHORIZING; the dispatcher authorizes it next round. */
 void ev_oauth_request_authorization(sl_events *ev);
 /* Dispatcher side: fetches a token for every AUTHORIZING connection and records the outcome. */

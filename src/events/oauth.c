@@ -157,8 +157,7 @@ static int fetch_token(sl_events *ev, const json_t *conn, ev_oauth_token *out, b
         }
         headers = ev_http_header(cu, headers, "Content-Type", "application/x-www-form-urlencoded");
     }
-    if (!ev->curl) ev->curl = cu->easy_init();
-    CURL *curl = ev->curl;
+    CURL *curl = ev_http_handle(cu);
     cu->easy_reset(curl);
     cu->easy_setopt(curl, CURLOPT_URL, url.data);
     cu->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method ? method : "POST");
@@ -298,18 +297,23 @@ static int refresh(sl_events *ev, ev_oauth_entry *e, const json_t *conn, int64_t
     return -1;
 }
 
-const char *ev_oauth_bearer(sl_events *ev, const char *name, const json_t *conn,
-                            int64_t modified_ms, bool force, bool *retryable, char *err,
-                            size_t errlen) {
+char *ev_oauth_bearer(sl_events *ev, const char *name, const json_t *conn, int64_t modified_ms,
+                      bool force, bool *retryable, char *err, size_t errlen) {
+    /* One lock across the fetch: deliveries to one connection running side by side wait for
+     * the token one of them is fetching instead of each fetching their own. */
+    pthread_mutex_lock(&ev->oauth_mu);
     ev_oauth_entry *e = entry_for(ev, name);
-    if (!force && e->modified_ms == modified_ms && ev_oauth_token_fresh(&e->token, sl_now_ms()))
-        return e->token.access_token;
+    char *token = NULL;
     bool denied = false;
-    if (refresh(ev, e, conn, modified_ms, &denied, err, errlen) == 0) return e->token.access_token;
+    if (!force && e->modified_ms == modified_ms && ev_oauth_token_fresh(&e->token, sl_now_ms()))
+        token = sl_xstrdup(e->token.access_token);
+    else if (refresh(ev, e, conn, modified_ms, &denied, err, errlen) == 0)
+        token = sl_xstrdup(e->token.access_token);
+    pthread_mutex_unlock(&ev->oauth_mu);
     /* No token: refused (the connection is now deauthorized until it is updated) or the
      * endpoint failed for a while. Either way the delivery retries within its policy. */
-    *retryable = true;
-    return NULL;
+    if (!token) *retryable = true;
+    return token;
 }
 
 void ev_oauth_request_authorization(sl_events *ev) {
@@ -342,11 +346,13 @@ void ev_oauth_authorize_pending(sl_events *ev) {
         int64_t modified = json_integer_value(json_array_get(row, 2));
         char err[512];
         bool denied = false;
+        pthread_mutex_lock(&ev->oauth_mu);
         ev_oauth_entry *e = entry_for(ev, name);
         /* The first authorization fails for good whatever the reason: the endpoint must answer. */
         if (refresh(ev, e, json_array_get(row, 1), modified, &denied, err, sizeof err) != 0 &&
             !denied)
             set_state(ev, name, modified, "DEAUTHORIZED", err, 0);
+        pthread_mutex_unlock(&ev->oauth_mu);
     }
     json_decref(todo);
 }
