@@ -797,6 +797,7 @@ static void handle(sl_tasks *t, ecs_event *ev) {
 
 static void *runner_main(void *arg) {
     sl_tasks *t = arg;
+    int64_t flushed_ms = 0;
     pthread_mutex_lock(&t->mu);
     while (!t->stopping) {
         if (!t->queue && !t->flush_now) {
@@ -811,10 +812,15 @@ static void *runner_main(void *arg) {
         }
         ecs_event *ev = t->queue;
         t->queue = t->queue_tail = NULL;
+        /* Output goes to the logs every 200 ms, or at once for a flood (flush_now), not on every
+         * wake-up: a burst of task events would otherwise walk every running task each time. */
+        int64_t now = sl_mono_ms();
+        bool flush = t->flush_now || now - flushed_ms >= 200;
         t->flush_now = false;
+        if (flush) flushed_ms = now;
         size_t nrun = 0, cap = 0;
         ecs_task **running = NULL;
-        for (ecs_task *k = t->tasks; k; k = k->next) {
+        for (ecs_task *k = flush ? t->tasks : NULL; k; k = k->next) {
             if (strcmp(k->last_status, "RUNNING") && strcmp(k->last_status, "PENDING")) continue;
             if (nrun == cap) {
                 cap = cap ? cap * 2 : 16;
