@@ -59,6 +59,8 @@ static void queue_rule_targets(route_ctx *rc, const char *rule) {
     }
     sqlite3_bind_text(st, 1, rc->bus, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, rule, -1, SQLITE_STATIC);
+    /* the event's text only once some rule wants it: most events match nothing */
+    if (!rc->event_text) rc->event_text = json_dumps(rc->event, JSON_COMPACT);
     while (sqlite3_step(st) == SQLITE_ROW) {
         sqlite3_reset(ins);
         sqlite3_bind_text(ins, 1, rc->bus, -1, SQLITE_STATIC);
@@ -85,7 +87,6 @@ static int64_t event_time_ms(const json_t *event) {
 
 int ev_route(sl_events *ev, sqlite3 *db, const char *bus, const json_t *event) {
     route_ctx rc = {.ev = ev, .db = db, .bus = bus, .event = event};
-    rc.event_text = json_dumps(event, JSON_COMPACT);
     rc.event_ms = event_time_ms(event);
     ev_catalog_match(ev, bus, event, on_rule_match, &rc);
     free(rc.event_text);
