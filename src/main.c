@@ -69,9 +69,12 @@ typedef struct {
 static void services_stop(services *sv) {
     if (sv->iam) sl_iam_free(sv->iam);
     if (sv->trails) sl_trails_free(sv->trails);
-    if (sv->events) sl_events_free(sv->events);
+    /* targets call into states and tasks, and tasks ask events which events are wanted: the
+     * dispatcher stops first, the bus itself goes after them */
+    if (sv->events) sl_events_stop_dispatch(sv->events);
     if (sv->states) sl_states_free(sv->states);
     if (sv->tasks) sl_tasks_free(sv->tasks);
+    if (sv->events) sl_events_free(sv->events);
     if (sv->logs) sl_logs_free(sv->logs);
     if (sv->objects) sl_objects_free(sv->objects);
     memset(sv, 0, sizeof *sv);
@@ -97,6 +100,7 @@ static int services_start(services *sv, const sl_context *ctx, sl_router *router
     sl_states_set_tasks(sv->states, sv->tasks);
     sl_events_set_states(sv->events, sv->states);
     sl_events_set_tasks(sv->events, sv->tasks);
+    sl_tasks_set_events(sv->tasks, sv->events);
     if (!(sv->iam = sl_iam_new(ctx, err, errlen))) return -1;
     sl_iam_register(sv->iam, router);
     return 0;

@@ -34,6 +34,15 @@ void sl_events_set_states(sl_events *ev, struct sl_states *states) { ev->states 
 
 void sl_events_set_tasks(sl_events *ev, struct sl_tasks *tasks) { ev->tasks = tasks; }
 
+bool sl_events_wanted(sl_events *ev, const char *bus, const json_t *event) {
+    return ev_catalog_match(ev, bus, event, NULL, NULL) > 0;
+}
+
+void sl_events_stop_dispatch(sl_events *ev) {
+    sl_store_on_commit(ev->store, NULL, NULL);
+    ev_dispatch_stop(ev);
+}
+
 void sl_events_free(sl_events *ev) {
     if (!ev) return;
     sl_store_on_commit(ev->store, NULL, NULL);

@@ -5,6 +5,8 @@
 #ifndef SL_EVENTS_H
 #define SL_EVENTS_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/context.h"
@@ -21,7 +23,14 @@ void sl_events_set_states(sl_events *ev, struct sl_states *states);
 /* Lets ECS targets (EcsParameters) run tasks. */
 struct sl_tasks;
 void sl_events_set_tasks(sl_events *ev, struct sl_tasks *tasks);
-/* Stops the dispatcher (an in-flight delivery finishes or times out first). */
+/* Whether some enabled rule of bus matches event now. Services that raise many events of their
+ * own (ECS task state changes) put on the outbox only those some rule wants, as S3 writes no
+ * outbox row for a bucket nobody listens to. A rule created later does not see an event
+ * dropped before it (on AWS too a new rule takes a moment to apply). Any thread. */
+bool sl_events_wanted(sl_events *ev, const char *bus, const json_t *event);
+/* Stops the dispatcher: no more target calls into other services (their stop comes next). */
+void sl_events_stop_dispatch(sl_events *ev);
+/* Stops the dispatcher (an in-flight delivery finishes or times out first) and frees. */
 void sl_events_free(sl_events *ev);
 
 #endif

@@ -292,15 +292,25 @@ void ecs_op_register_instance(void *svc, sl_json_call *call, json_t *in) {
     sl_json_reply(call, json_pack("{s:o}", "containerInstance", out));
 }
 
+/* The instance of cluster named by ref (its ARN or id); an instance of another cluster is not
+ * one. Caller holds the lock. */
+static ecs_instance *find_in_cluster_locked(sl_tasks *t, const char *cluster, const char *ref) {
+    ecs_instance *found = NULL;
+    for (ecs_instance *i = t->instances; i && ref; i = i->next) {
+        const char *slash = strrchr(i->arn, '/');
+        if (!strcmp(i->cluster, cluster) &&
+            (!strcmp(i->arn, ref) || (slash && !strcmp(slash + 1, ref))))
+            found = i;
+    }
+    return found;
+}
+
 static ecs_instance *instance_for_call(sl_tasks *t, sl_json_call *call, json_t *in,
                                        const char *field) {
     const char *ref = sl_json_str_req(call, in, field);
     if (!ref) return NULL;
-    ecs_instance *found = NULL;
-    for (ecs_instance *i = t->instances; i; i = i->next) {
-        const char *slash = strrchr(i->arn, '/');
-        if (!strcmp(i->arn, ref) || (slash && !strcmp(slash + 1, ref))) found = i;
-    }
+    ecs_instance *found =
+        find_in_cluster_locked(t, ecs_cluster_name(sl_json_str(in, "cluster")), ref);
     if (!found)
         FAIL(call, "InvalidParameterException",
              "The referenced container instance %s was not found.", ref);
@@ -346,36 +356,58 @@ void ecs_op_deregister_instance(void *svc, sl_json_call *call, json_t *in) {
     sl_json_reply(call, json_pack("{s:o}", "containerInstance", out));
 }
 
+static int arn_order(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* In ARN order, so that pages are stable whatever order the instances registered in. */
 void ecs_op_list_instances(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *cluster = ecs_cluster_name(sl_json_str(in, "cluster"));
     const char *status = sl_json_str(in, "status");
-    json_t *arns = json_array();
+    int limit;
+    json_t *after;
+    if (!ecs_page_begin(call, in, "ListContainerInstances", "s", &limit, &after)) return;
+    const char *from = after ? json_string_value(json_array_get(after, 0)) : NULL;
+    size_t n = 0, cap = 16;
+    char **arns = sl_xmalloc(cap * sizeof *arns);
     pthread_mutex_lock(&t->mu);
     for (ecs_instance *i = t->instances; i; i = i->next) {
         const char *st = json_string_value(json_object_get(i->doc, "status"));
         if (strcmp(i->cluster, cluster)) continue;
         if (status ? (st && strcmp(st, status)) : (st && !strcmp(st, "INACTIVE"))) continue;
-        json_array_append_new(arns, json_string(i->arn));
+        if (from && strcmp(i->arn, from) <= 0) continue;
+        if (n == cap) arns = sl_xrealloc(arns, (cap *= 2) * sizeof *arns);
+        arns[n++] = sl_xstrdup(i->arn);
     }
     pthread_mutex_unlock(&t->mu);
-    sl_json_reply(call, json_pack("{s:o}", "containerInstanceArns", arns));
+    qsort(arns, n, sizeof *arns, arn_order);
+    json_t *list = json_array(), *out = json_object();
+    for (size_t k = 0; k < n; k++) {
+        if (k < (size_t)limit) json_array_append_new(list, json_string(arns[k]));
+        free(arns[k]);
+    }
+    free(arns);
+    if (n > (size_t)limit)
+        json_object_set_new(out, "nextToken",
+                            ecs_page_token("ListContainerInstances",
+                                           json_pack("[O]", json_array_get(list, limit - 1))));
+    json_decref(after);
+    json_object_set_new(out, "containerInstanceArns", list);
+    sl_json_reply(call, out);
 }
 
 void ecs_op_describe_instances(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     json_t *refs = json_object_get(in, "containerInstances");
+    const char *cluster = ecs_cluster_name(sl_json_str(in, "cluster"));
     json_t *out = json_array(), *failures = json_array();
     size_t n;
     json_t *r;
     pthread_mutex_lock(&t->mu);
     json_array_foreach(refs, n, r) {
         const char *ref = json_string_value(r);
-        ecs_instance *found = NULL;
-        for (ecs_instance *i = t->instances; i && ref; i = i->next) {
-            const char *slash = strrchr(i->arn, '/');
-            if (!strcmp(i->arn, ref) || (slash && !strcmp(slash + 1, ref))) found = i;
-        }
+        ecs_instance *found = find_in_cluster_locked(t, cluster, ref);
         if (found) json_array_append_new(out, instance_doc(t, found));
         else
             json_array_append_new(

@@ -128,6 +128,80 @@ static bool wants_tags(json_t *in) {
     return false;
 }
 
+/* ---- pagination ----
+ * The List operations answer at most maxResults items (1 to 100, default 100) in a stable
+ * order, and a nextToken when more follow. The token carries the sort key of the last item
+ * answered (base64 of ["Operation", key...]): the next page starts after that key, so items
+ * added or removed between pages never make another one repeat or go missing, and a token
+ * cannot be replayed against another operation. */
+
+/* arr is ["op", key...] with one key per letter of shape ('s' string, 'i' integer). */
+static bool page_key_fits(json_t *arr, const char *op, const char *shape) {
+    if (!json_is_array(arr) || json_array_size(arr) != 1 + strlen(shape)) return false;
+    const char *o = json_string_value(json_array_get(arr, 0));
+    if (!o || strcmp(o, op) != 0) return false;
+    for (size_t i = 0; shape[i]; i++) {
+        json_t *v = json_array_get(arr, i + 1);
+        if (shape[i] == 's' ? !json_is_string(v) : !json_is_integer(v)) return false;
+    }
+    return true;
+}
+
+bool ecs_page_begin(sl_json_call *call, json_t *in, const char *op, const char *shape, int *limit,
+                    json_t **after) {
+    *after = NULL;
+    *limit = 100;
+    if (!sl_json_type_ok(call, in, "maxResults", JSON_INTEGER) ||
+        !sl_json_type_ok(call, in, "nextToken", JSON_STRING))
+        return false;
+    json_t *mr = json_object_get(in, "maxResults");
+    if (mr) {
+        json_int_t v = json_integer_value(mr);
+        if (v < 1 || v > 100) {
+            FAIL(call, "InvalidParameterException",
+                 "maxResults must be between 1 and 100 (was %lld).", (long long)v);
+            return false;
+        }
+        *limit = (int)v;
+    }
+    const char *tok = sl_json_str(in, "nextToken");
+    if (!tok || !*tok) return true; /* an empty token asks for the first page */
+    size_t n = strlen(tok);
+    json_t *key = NULL;
+    if (n % 4 == 0 && n <= 4096) {
+        unsigned char *raw = sl_xmalloc(n / 4 * 3 + 1);
+        long m = sl_base64_decode(tok, n, raw);
+        key = m > 0 ? json_loadb((const char *)raw, (size_t)m, 0, NULL) : NULL;
+        free(raw);
+    }
+    if (!page_key_fits(key, op, shape)) {
+        json_decref(key);
+        FAIL(call, "InvalidParameterException",
+             "The specified nextToken is invalid: pass the nextToken of the previous %s answer "
+             "unchanged.",
+             op);
+        return false;
+    }
+    json_array_remove(key, 0);
+    *after = key;
+    return true;
+}
+
+json_t *ecs_page_token(const char *op, json_t *key) {
+    json_t *arr = json_pack("[s]", op);
+    json_array_extend(arr, key);
+    json_decref(key);
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    size_t n = strlen(text);
+    char *b64 = sl_xmalloc((n + 2) / 3 * 4 + 1);
+    sl_base64_encode((const unsigned char *)text, n, b64);
+    free(text);
+    json_t *tok = json_string(b64);
+    free(b64);
+    return tok;
+}
+
 /* ---- clusters ---- */
 
 static json_t *cluster_doc(sl_tasks *t, const char *name, const char *status, bool with_tags) {
@@ -218,16 +292,35 @@ static void op_describe_clusters(void *svc, sl_json_call *call, json_t *in) {
 
 static void op_list_clusters(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
-    (void)in;
+    int limit;
+    json_t *after;
+    if (!ecs_page_begin(call, in, "ListClusters", "s", &limit, &after)) return;
     sqlite3 *db = sl_store_reader(t->store);
-    sqlite3_stmt *st =
-        sl_store_cached(db, "SELECT arn FROM ecs_clusters WHERE status = 'ACTIVE' ORDER BY name");
-    if (!st) return internal(call);
-    json_t *arns = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
+    sqlite3_stmt *st = sl_store_cached(db, "SELECT arn, name FROM ecs_clusters WHERE status = "
+                                           "'ACTIVE' AND (?1 IS NULL OR name > ?1) ORDER BY name "
+                                           "LIMIT ?2");
+    if (!st) {
+        json_decref(after);
+        return internal(call);
+    }
+    if (after)
+        sqlite3_bind_text(st, 1, json_string_value(json_array_get(after, 0)), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, limit + 1);
+    json_decref(after);
+    json_t *arns = json_array(), *out = json_object();
+    char last[256] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if ((int)json_array_size(arns) == limit) {
+            json_object_set_new(out, "nextToken",
+                                ecs_page_token("ListClusters", json_pack("[s]", last)));
+            break;
+        }
         json_array_append_new(arns, json_string((const char *)sqlite3_column_text(st, 0)));
+        snprintf(last, sizeof last, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
     sqlite3_reset(st);
-    sl_json_reply(call, json_pack("{s:o}", "clusterArns", arns));
+    json_object_set_new(out, "clusterArns", arns);
+    sl_json_reply(call, out);
 }
 
 static void op_delete_cluster(void *svc, sl_json_call *call, json_t *in) {
@@ -467,24 +560,50 @@ static void op_list_task_definitions(void *svc, sl_json_call *call, json_t *in) 
     const char *status = sl_json_str(in, "status");
     const char *sort = sl_json_str(in, "sort");
     bool desc = sort && !strcmp(sort, "DESC");
+    /* a token resumes the same direction only */
+    const char *op = desc ? "ListTaskDefinitions/DESC" : "ListTaskDefinitions";
+    int limit;
+    json_t *after;
+    if (!ecs_page_begin(call, in, op, "si", &limit, &after)) return;
     sqlite3 *db = sl_store_reader(t->store);
     sqlite3_stmt *st = sl_store_cached(
         db, desc ? "SELECT family, revision FROM ecs_task_definitions WHERE (?1 IS NULL OR "
-                   "family = ?1) AND status = ?2 ORDER BY family DESC, revision DESC"
+                   "family = ?1) AND status = ?2 AND (?3 IS NULL OR family < ?3 OR (family = ?3 "
+                   "AND revision < ?4)) ORDER BY family DESC, revision DESC LIMIT ?5"
                  : "SELECT family, revision FROM ecs_task_definitions WHERE (?1 IS NULL OR "
-                   "family = ?1) AND status = ?2 ORDER BY family, revision");
-    if (!st) return internal(call);
+                   "family = ?1) AND status = ?2 AND (?3 IS NULL OR family > ?3 OR (family = ?3 "
+                   "AND revision > ?4)) ORDER BY family, revision LIMIT ?5");
+    if (!st) {
+        json_decref(after);
+        return internal(call);
+    }
     if (prefix) sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, status ? status : "ACTIVE", -1, SQLITE_TRANSIENT);
-    json_t *arns = json_array();
+    if (after) {
+        sqlite3_bind_text(st, 3, json_string_value(json_array_get(after, 0)), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, json_integer_value(json_array_get(after, 1)));
+    }
+    sqlite3_bind_int(st, 5, limit + 1);
+    json_decref(after);
+    json_t *arns = json_array(), *out = json_object();
+    char family[256] = "";
+    int revision = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
+        if ((int)json_array_size(arns) == limit) {
+            json_object_set_new(out, "nextToken",
+                                ecs_page_token(op, json_pack("[s, i]", family, revision)));
+            break;
+        }
+        snprintf(family, sizeof family, "%s", (const char *)sqlite3_column_text(st, 0));
+        revision = sqlite3_column_int(st, 1);
         char rest[300], arn[400];
-        snprintf(rest, sizeof rest, "%s:%d", sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+        snprintf(rest, sizeof rest, "%.255s:%d", family, revision);
         ecs_arn(t, "task-definition", rest, arn, sizeof arn);
         json_array_append_new(arns, json_string(arn));
     }
     sqlite3_reset(st);
-    sl_json_reply(call, json_pack("{s:o}", "taskDefinitionArns", arns));
+    json_object_set_new(out, "taskDefinitionArns", arns);
+    sl_json_reply(call, out);
 }
 
 static void op_list_task_definition_families(void *svc, sl_json_call *call, json_t *in) {
@@ -499,19 +618,38 @@ static void op_list_task_definition_families(void *svc, sl_json_call *call, json
         FAIL(call, "InvalidParameterException", "status must be ACTIVE, INACTIVE or ALL");
         return;
     }
+    int limit;
+    json_t *after;
+    if (!ecs_page_begin(call, in, "ListTaskDefinitionFamilies", "s", &limit, &after)) return;
     sqlite3 *db = sl_store_reader(t->store);
     sqlite3_stmt *st = sl_store_cached(
-        db, "SELECT family FROM ecs_task_definitions WHERE ?1 IS NULL OR substr(family, 1, "
-            "length(?1)) = ?1 GROUP BY family HAVING ?2 = 'ALL' OR (?2 = 'ACTIVE') = "
-            "(SUM(status = 'ACTIVE') > 0) ORDER BY family");
-    if (!st) return internal(call);
+        db, "SELECT family FROM ecs_task_definitions WHERE (?1 IS NULL OR substr(family, 1, "
+            "length(?1)) = ?1) AND (?3 IS NULL OR family > ?3) GROUP BY family HAVING ?2 = 'ALL' "
+            "OR (?2 = 'ACTIVE') = (SUM(status = 'ACTIVE') > 0) ORDER BY family LIMIT ?4");
+    if (!st) {
+        json_decref(after);
+        return internal(call);
+    }
     if (prefix) sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
-    json_t *fams = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
+    if (after)
+        sqlite3_bind_text(st, 3, json_string_value(json_array_get(after, 0)), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, limit + 1);
+    json_decref(after);
+    json_t *fams = json_array(), *out = json_object();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if ((int)json_array_size(fams) == limit) {
+            json_t *last = json_array_get(fams, json_array_size(fams) - 1);
+            json_object_set_new(
+                out, "nextToken",
+                ecs_page_token("ListTaskDefinitionFamilies", json_pack("[O]", last)));
+            break;
+        }
         json_array_append_new(fams, json_string((const char *)sqlite3_column_text(st, 0)));
+    }
     sqlite3_reset(st);
-    sl_json_reply(call, json_pack("{s:o}", "families", fams));
+    json_object_set_new(out, "families", fams);
+    sl_json_reply(call, out);
 }
 
 /* ---- tasks ---- */
@@ -637,50 +775,52 @@ static void op_list_tasks(void *svc, sl_json_call *call, json_t *in) {
              "desiredStatus must be RUNNING, PENDING or STOPPED");
         return;
     }
-    json_t *mr = json_object_get(in, "maxResults");
-    int limit = mr && json_integer_value(mr) > 0 && json_integer_value(mr) <= 100
-                    ? (int)json_integer_value(mr)
-                    : 100;
-    long offset = 0;
-    const char *tok = sl_json_str(in, "nextToken");
-    if (tok) offset = strtol(tok, NULL, 10);
+    int limit;
+    json_t *after;
+    if (!ecs_page_begin(call, in, "ListTasks", "is", &limit, &after)) return;
     const char *family = sl_json_str(in, "family");
     const char *started_by = sl_json_str(in, "startedBy");
     const char *lt = sl_json_str(in, "launchType");
     const char *ci = sl_json_str(in, "containerInstance");
     sqlite3 *db = sl_store_reader(t->store);
+    /* newest first; tasks started in the same millisecond (RunTask with count) by ARN */
     sqlite3_stmt *st = sl_store_cached(
-        db, "SELECT arn FROM ecs_tasks WHERE cluster = ?1 AND (desired_status = ?2 OR (?2 = "
-            "'PENDING' AND last_status IN ('PROVISIONING','PENDING'))) AND (?3 IS NULL OR family "
-            "= ?3) AND (?4 IS NULL OR started_by = ?4) AND (?5 IS NULL OR launch_type = ?5) AND "
-            "(?6 IS NULL OR container_instance = ?6) ORDER BY created_ms DESC LIMIT ?7 OFFSET ?8");
-    if (!st) return internal(call);
+        db, "SELECT arn, created_ms FROM ecs_tasks WHERE cluster = ?1 AND (desired_status = ?2 "
+            "OR (?2 = 'PENDING' AND last_status IN ('PROVISIONING','PENDING'))) AND (?3 IS NULL "
+            "OR family = ?3) AND (?4 IS NULL OR started_by = ?4) AND (?5 IS NULL OR launch_type = "
+            "?5) AND (?6 IS NULL OR container_instance = ?6) AND (?7 IS NULL OR created_ms < ?7 "
+            "OR (created_ms = ?7 AND arn < ?8)) ORDER BY created_ms DESC, arn DESC LIMIT ?9");
+    if (!st) {
+        json_decref(after);
+        return internal(call);
+    }
     sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, desired, -1, SQLITE_TRANSIENT);
     if (family) sqlite3_bind_text(st, 3, family, -1, SQLITE_TRANSIENT);
     if (started_by) sqlite3_bind_text(st, 4, started_by, -1, SQLITE_TRANSIENT);
     if (lt) sqlite3_bind_text(st, 5, lt, -1, SQLITE_TRANSIENT);
     if (ci) sqlite3_bind_text(st, 6, ci, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 7, limit + 1);
-    sqlite3_bind_int64(st, 8, offset);
-    json_t *arns = json_array();
-    int n = 0;
-    bool more = false;
+    if (after) {
+        sqlite3_bind_int64(st, 7, json_integer_value(json_array_get(after, 0)));
+        sqlite3_bind_text(st, 8, json_string_value(json_array_get(after, 1)), -1, SQLITE_TRANSIENT);
+    }
+    sqlite3_bind_int(st, 9, limit + 1);
+    json_decref(after);
+    json_t *arns = json_array(), *out = json_object();
+    int64_t last_ms = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == limit) {
-            more = true;
+        if ((int)json_array_size(arns) == limit) {
+            json_t *last = json_array_get(arns, json_array_size(arns) - 1);
+            json_object_set_new(
+                out, "nextToken",
+                ecs_page_token("ListTasks", json_pack("[I, O]", (json_int_t)last_ms, last)));
             break;
         }
         json_array_append_new(arns, json_string((const char *)sqlite3_column_text(st, 0)));
-        n++;
+        last_ms = sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
-    json_t *out = json_pack("{s:o}", "taskArns", arns);
-    if (more) {
-        char nt[32];
-        snprintf(nt, sizeof nt, "%ld", offset + limit);
-        json_object_set_new(out, "nextToken", json_string(nt));
-    }
+    json_object_set_new(out, "taskArns", arns);
     sl_json_reply(call, out);
 }
 
@@ -722,10 +862,66 @@ static json_t *task_tags_of(sl_tasks *t, const char *arn) {
     return tags ? tags : json_array();
 }
 
+/* Whether arn names a resource of this account and region that exists: a cluster, a task
+ * definition revision, a task or a container instance (what Sluice keeps). Otherwise answers
+ * the call as ECS does: ClusterNotFoundException for a cluster, InvalidParameterException for
+ * anything else (ListTagsForResource has no ResourceNotFoundException in the model, and the
+ * three tag operations answer alike). */
+static bool tag_target_ok(sl_tasks *t, sl_json_call *call, const char *arn) {
+    static const char *const kinds[] = {"cluster", "task-definition", "task", "container-instance"};
+    size_t k = 0, plen = 0;
+    for (; k < sizeof kinds / sizeof kinds[0]; k++) {
+        char prefix[200];
+        ecs_arn(t, kinds[k], "", prefix, sizeof prefix);
+        plen = strlen(prefix);
+        if (!strncmp(arn, prefix, plen)) break;
+    }
+    if (k == sizeof kinds / sizeof kinds[0] || !arn[plen]) {
+        /* another service, account or region, or an ECS resource Sluice never has (services,
+         * capacity providers, task sets) */
+        if (strncmp(arn, "arn:", 4) != 0 || !strstr(arn, ":ecs:"))
+            FAIL(call, "InvalidParameterException", "The ARN provided is invalid: %s", arn);
+        else
+            FAIL(call, "InvalidParameterException", "The specified resource is not found: %s", arn);
+        return false;
+    }
+    const char *rest = arn + plen;
+    bool found = false;
+    if (k == 0) {
+        if (ecs_cluster_exists(t, rest)) return true;
+        FAIL(call, "ClusterNotFoundException", "Cluster not found.");
+        return false;
+    } else if (k == 1) {
+        json_t *td = strchr(rest, ':') ? ecs_taskdef_get(t, rest, NULL) : NULL;
+        const char *have = json_string_value(json_object_get(td, "taskDefinitionArn"));
+        found = have && !strcmp(have, arn);
+        json_decref(td);
+    } else if (k == 2) {
+        json_t *d = task_lookup(t, "default", arn);
+        const char *have = json_string_value(json_object_get(d, "taskArn"));
+        found = have && !strcmp(have, arn);
+        json_decref(d);
+    } else {
+        sqlite3 *db = sl_store_reader(t->store);
+        sqlite3_stmt *st =
+            sl_store_cached(db, "SELECT 1 FROM ecs_container_instances WHERE arn = ?1");
+        if (!st) {
+            internal(call);
+            return false;
+        }
+        sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_reset(st);
+    }
+    if (!found)
+        FAIL(call, "InvalidParameterException", "The specified %s is not found: %s", kinds[k], arn);
+    return found;
+}
+
 static void op_tag_resource(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *arn = sl_json_str_req(call, in, "resourceArn");
-    if (!arn) return;
+    if (!arn || !tag_target_ok(t, call, arn)) return;
     json_t *tags = json_object_get(in, "tags");
     size_t i;
     json_t *tag;
@@ -746,7 +942,7 @@ static void op_tag_resource(void *svc, sl_json_call *call, json_t *in) {
 static void op_untag_resource(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *arn = sl_json_str_req(call, in, "resourceArn");
-    if (!arn) return;
+    if (!arn || !tag_target_ok(t, call, arn)) return;
     tags_job j = {
         .arn = arn, .seed = task_tags_of(t, arn), .remove = json_object_get(in, "tagKeys")};
     int rc = sl_store_write(t->store, tags_write, &j);
@@ -758,7 +954,7 @@ static void op_untag_resource(void *svc, sl_json_call *call, json_t *in) {
 static void op_list_tags(void *svc, sl_json_call *call, json_t *in) {
     sl_tasks *t = svc;
     const char *arn = sl_json_str_req(call, in, "resourceArn");
-    if (!arn) return;
+    if (!arn || !tag_target_ok(t, call, arn)) return;
     json_t *doc_tags = task_tags_of(t, arn);
     json_t *tags = tags_read(t, arn, doc_tags);
     json_decref(doc_tags);

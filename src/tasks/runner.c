@@ -18,6 +18,7 @@
 #include "auth/credentials.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "events/events.h"
 #include "logs/logs.h"
 #include "store/outbox.h"
 #include "tasks/tasks_internal.h"
@@ -206,15 +207,24 @@ static char *runtime_of(ecs_task *k) {
     return s;
 }
 
+/* Appends k's state-change event to *events, unless no rule of the default bus wants it then.
+ * Under t->mu, after doc_refresh. */
+static void add_state_event(sl_tasks *t, ecs_task *k, json_t **events) {
+    json_t *ev = state_change_event(t, k->doc);
+    if (t->events && !sl_events_wanted(t->events, "default", ev)) {
+        json_decref(ev);
+        return;
+    }
+    if (!*events) *events = json_array();
+    json_array_append_new(*events, ev);
+}
+
 /* The events a write of k carries: those held back, then this state's when the status changed.
  * Under t->mu, after doc_refresh. */
 static json_t *take_events(sl_tasks *t, ecs_task *k, bool status_changed) {
     json_t *events = k->held_events;
     k->held_events = NULL;
-    if (status_changed) {
-        if (!events) events = json_array();
-        json_array_append_new(events, state_change_event(t, k->doc));
-    }
+    if (status_changed) add_state_event(t, k, &events);
     return events;
 }
 
@@ -223,8 +233,7 @@ static void hold_state(sl_tasks *t, ecs_task *k) {
     pthread_mutex_lock(&t->mu);
     k->version++;
     doc_refresh(k);
-    if (!k->held_events) k->held_events = json_array();
-    json_array_append_new(k->held_events, state_change_event(t, k->doc));
+    add_state_event(t, k, &k->held_events);
     pthread_mutex_unlock(&t->mu);
 }
 

@@ -66,6 +66,12 @@ void sl_tasks_set_logs(sl_tasks *t, struct sl_logs *logs) { t->logs = logs; }
 
 void sl_tasks_set_objects(sl_tasks *t, struct sl_objects *objects) { t->objects = objects; }
 
+void sl_tasks_set_events(sl_tasks *t, struct sl_events *events) {
+    pthread_mutex_lock(&t->mu);
+    t->events = events;
+    pthread_mutex_unlock(&t->mu);
+}
+
 void sl_tasks_quiesce(sl_tasks *t) { ecs_agents_quiesce(t); }
 
 void sl_tasks_free(sl_tasks *t) {

@@ -23,6 +23,9 @@ void sl_tasks_set_endpoint(sl_tasks *t, const char *url);
 void sl_tasks_set_logs(sl_tasks *t, struct sl_logs *logs);
 /* The object store, for environmentFiles on S3. */
 void sl_tasks_set_objects(sl_tasks *t, struct sl_objects *objects);
+/* The event bus: task state-change events no rule wants are not written (NULL: all are). */
+struct sl_events;
+void sl_tasks_set_events(sl_tasks *t, struct sl_events *events);
 /* Before the HTTP server stops: answers the agents' parked polls and parks no more. */
 void sl_tasks_quiesce(sl_tasks *t);
 /* Stops every task (their containers are killed) and the runner. */

@@ -114,6 +114,7 @@ struct sl_tasks {
     struct sl_credentials *credentials;
     struct sl_logs *logs;
     struct sl_objects *objects;
+    struct sl_events *events; /* under mu: filters state-change events nobody listens to */
     sl_json_service json;
     sl_json_service agent_json; /* SluiceAgentV1 */
     char *endpoint;             /* http://host:port */
@@ -222,5 +223,13 @@ void ecs_metadata_begin(sl_req *req, void *svc);
 
 /* api.c */
 void ecs_api_init(sl_tasks *t);
+/* List pagination: reads in's maxResults (1 to 100, default 100: *limit) and nextToken for op.
+ * *after: the key the page starts after (an array shaped by shape, 's' string, 'i' integer;
+ * caller decrefs) or NULL for the first page. false once the call is answered with
+ * InvalidParameterException (maxResults out of range, a token not of op). */
+bool ecs_page_begin(sl_json_call *call, json_t *in, const char *op, const char *shape, int *limit,
+                    json_t **after);
+/* The nextToken resuming op after key (an array, stolen). */
+json_t *ecs_page_token(const char *op, json_t *key);
 
 #endif
