@@ -16,45 +16,23 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import traceback
-import urllib.request
 
-import boto3
-from botocore.config import Config
+import harness as h
+from harness import PID
 
 BIN = os.environ["SLUICE_BIN"]
-LOGS = os.environ.get("SLUICE_DAEMON_LOG_DIR", tempfile.gettempdir())
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1})
-PID = os.getpid()
 TMP = tempfile.mkdtemp(prefix="sluice-agent-it-")
 CLUSTER = "edge"
-_log_seq = [0]
-
-
-def log_file(kind):
-    _log_seq[0] += 1
-    return open(os.path.join(LOGS, "%s-%d.log" % (kind, _log_seq[0])), "w")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Daemon:
     def __init__(self, host="127.0.0.1", env=None):
-        self.data = os.path.join(TMP, "daemon-%d" % free_port())
+        self.data = os.path.join(TMP, "daemon-%d" % h.free_port())
         self.host = host
-        self.port = free_port()
+        self.port = h.free_port()
         self.env = dict(os.environ, SLUICE_AGENT_TIMEOUT_S="3", **(env or {}))
         self.proc = None
 
@@ -63,36 +41,17 @@ class Daemon:
         return "http://%s:%d" % (self.host, self.port)
 
     def start(self):
-        self.proc = subprocess.Popen([BIN, "serve", "--data", self.data, "--listen",
-                                      "%s:%d" % (self.host, self.port)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=log_file("daemon"), env=self.env)
-        for _ in range(600):
-            if self.proc.poll() is not None:
-                raise RuntimeError("daemon exited with %d" % self.proc.returncode)
-            try:
-                urllib.request.urlopen(self.url + "/_sluice/health", timeout=1)
-                return self
-            except Exception:
-                time.sleep(0.05)
-        raise RuntimeError("daemon did not become healthy")
+        self.proc = h.serve(self.data, self.port, self.host, self.env)
+        return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("daemon did not stop within 20 s of SIGTERM")
-            assert rc == 0, "daemon exited with %d after SIGTERM" % rc
+        h.stop(self.proc, "daemon")
 
 
 class Agent:
     def __init__(self, endpoint, data=None, prefix=(), env=None, name=None):
         self.endpoint = endpoint
-        self.data = data or os.path.join(TMP, "agent-%d" % free_port())
+        self.data = data or os.path.join(TMP, "agent-%d" % h.free_port())
         self.prefix = list(prefix)
         self.env = env if env is not None else dict(os.environ)
         self.name = name
@@ -104,41 +63,22 @@ class Agent:
         if self.name:
             cmd += ["--name", self.name]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=log_file("agent"), env=self.env)
+                                     stderr=h.log_file("agent"), env=self.env)
         return self
 
     def instance_arn(self, timeout=15):
-        path = os.path.join(self.data, "instance.json")
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                with open(path) as f:
-                    return json.load(f)["containerInstanceArn"]
-            except (OSError, ValueError, KeyError):
-                time.sleep(0.05)
-        raise AssertionError("the agent did not register within %d s" % timeout)
+        return h.agent_instance(self.data, timeout)
 
     def terminate(self, timeout=30):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("agent did not stop within %d s of SIGTERM" % timeout)
-            assert rc == 0, "agent exited with %d after SIGTERM" % rc
+        h.stop(self.proc, "agent", timeout)
 
     def kill9(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        h.kill9(self.proc)
 
 
 def clients(endpoint, ak="test", sk="test"):
-    kw = dict(endpoint_url=endpoint, region_name="us-east-1", config=CFG,
-              aws_access_key_id=ak, aws_secret_access_key=sk)
-    return boto3.client("ecs", **kw), boto3.client("logs", **kw)
+    kw = dict(endpoint=endpoint, aws_access_key_id=ak, aws_secret_access_key=sk)
+    return h.client("ecs", **kw), h.client("logs", **kw)
 
 
 def register(ecs, name, command, **container):
@@ -163,14 +103,10 @@ def describe(ecs, arn):
 
 
 def wait_status(ecs, arn, status, timeout=30):
-    deadline = time.time() + timeout
-    t = None
-    while time.time() < deadline:
-        t = describe(ecs, arn)
-        if t["lastStatus"] == status or t["lastStatus"] == "STOPPED":
-            return t
-        time.sleep(0.1)
-    raise AssertionError("task not %s within %d s: %s" % (status, timeout, t))
+    t = h.wait_until(lambda: describe(ecs, arn), lambda t: t["lastStatus"] in (status, "STOPPED"),
+                     timeout, interval=0.1)
+    assert t["lastStatus"] in (status, "STOPPED"), "task not %s within %d s: %s" % (status, timeout, t)
+    return t
 
 
 def lines_of(logs, td_name, arn):
@@ -196,14 +132,10 @@ def instance(ecs, arn):
 
 
 def wait_connected(ecs, arn, want, timeout=40):
-    deadline = time.time() + timeout
-    ci = None
-    while time.time() < deadline:
-        ci = instance(ecs, arn)
-        if ci["agentConnected"] == want:
-            return ci
-        time.sleep(0.2)
-    raise AssertionError("agentConnected not %s within %d s: %s" % (want, timeout, ci))
+    ci = h.wait_until(lambda: instance(ecs, arn), lambda ci: ci["agentConnected"] == want,
+                      timeout, interval=0.2)
+    assert ci["agentConnected"] == want, "agentConnected not %s within %d s: %s" % (want, timeout, ci)
+    return ci
 
 
 def kill_orphan(pidfile):
@@ -451,12 +383,12 @@ def ip(*args, check=True):
 
 def test_agent_in_own_network_namespace():
     if os.geteuid() != 0 or not shutil.which("ip"):
-        return "SKIP needs root and iproute2 to create network namespaces"
+        raise h.Skip("needs root and iproute2 to create network namespaces")
     ns_d, ns_a = "sl-d-%d" % PID, "sl-a-%d" % PID
     veth_d, veth_a = "sld%d" % (PID % 100000), "sla%d" % (PID % 100000)
     r = ip("netns", "add", ns_d, check=False)
     if r.returncode != 0:
-        return "SKIP ip netns add is not permitted here: %s" % r.stderr.strip()
+        raise h.Skip("ip netns add is not permitted here: %s" % r.stderr.strip())
     own_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
     daemon = agent = None
     try:
@@ -529,44 +461,8 @@ TESTS = [
 ]
 
 
-def main():
-    failed = 0
-    try:
-        setup()
-    except Exception:
-        print("not ok - agent: setup: %s" % traceback.format_exc().replace("\n", " | "))
-        return 1
-    try:
-        for fn in TESTS:
-            name = fn.__name__
-            if FILTER not in name:
-                continue
-            try:
-                skip = fn()
-                if skip:
-                    print("ok - agent: %s # %s" % (name, skip))
-                else:
-                    print("ok - agent: %s" % name)
-            except Exception:
-                failed += 1
-                print("not ok - agent: %s: %s" % (name, traceback.format_exc().replace("\n", " | ")))
-            sys.stdout.flush()
-    finally:
-        try:
-            if A:
-                A.terminate()
-        except AssertionError as e:
-            failed += 1
-            print("not ok - agent: the agent stops cleanly: %s" % e)
-        try:
-            if D:
-                D.stop()
-        except AssertionError as e:
-            failed += 1
-            print("not ok - agent: the daemon stops cleanly: %s" % e)
-        shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(TESTS, label="agent: ", inline=True, setup=setup, teardown=[
+        ("the agent stops cleanly", lambda: A and A.terminate()),
+        ("the daemon stops cleanly", lambda: D and D.stop()),
+        ("temporary files", lambda: shutil.rmtree(TMP, ignore_errors=True))])

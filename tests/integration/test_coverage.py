@@ -20,24 +20,19 @@ import json
 import os
 import subprocess
 import sys
-import traceback
-import urllib.request
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+import harness as h
+from harness import MOTO, Skip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 COVERAGE = os.path.join(ROOT, "scripts", "coverage")
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-MOTO = os.environ.get("SLUICE_ENDPOINT_KIND") == "moto"
-# No retries (a refusal must be seen as it is), no host prefixes (StartSyncExecution, TestState,
-# WriteGetObjectResponse would go to sync-127.0.0.1...), path-style S3.
-CFG = Config(retries={"total_max_attempts": 1}, inject_host_prefix=False, read_timeout=60,
-             connect_timeout=10, s3={"addressing_style": "path"})
-SESSION = boto3.session.Session(region_name=os.environ.get("AWS_REGION", "us-east-1"))
+# No host prefixes (StartSyncExecution, TestState, WriteGetObjectResponse would go to
+# sync-127.0.0.1...), path-style S3.
+CFG = h.config(inject_host_prefix=False, read_timeout=60, connect_timeout=10,
+               s3={"addressing_style": "path"})
 BUCKET = "sluice-coverage"
 # What a daemon answers for a request it has no operation for, in each protocol; HEAD answers
 # carry no body, so botocore reports the status as the code.
@@ -47,13 +42,9 @@ UNKNOWN_OPERATION = {"UnknownOperationException", "InvalidAction", "NotImplement
 _clients = {}
 
 
-class Skip(Exception):
-    pass
-
-
 def client(service):
     if service not in _clients:
-        _clients[service] = SESSION.client(service, endpoint_url=EP, config=CFG)
+        _clients[service] = h.client(service, cfg=CFG)
     return _clients[service]
 
 
@@ -186,33 +177,5 @@ for _key in SERVICES:
     TESTS += [not_supported_test(_key), served_test(_key)]
 
 
-def endpoint_answers():
-    with urllib.request.urlopen(EP + "/_sluice/health", timeout=10) as r:
-        return r.status == 200
-
-
 if __name__ == "__main__":
-    failed = 0
-    for t in TESTS:
-        name = t.__name__
-        if FILTER and FILTER not in name:
-            continue
-        try:
-            t()
-            print("ok - %s" % name, flush=True)
-        except Skip as s:
-            print("ok - %s # SKIP %s" % (name, s), flush=True)
-        except Exception:
-            failed += 1
-            print("not ok - %s" % name, flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-        if MOTO:
-            continue
-        try:
-            assert endpoint_answers()
-        except Exception as e:  # noqa: BLE001 - the endpoint must still answer
-            print("not ok - endpoint answers after %s: %s" % (name, e), flush=True)
-            failed += 1
-            break
-    sys.exit(1 if failed else 0)
+    h.main(TESTS, check=None if MOTO else h.assert_endpoint_answers)

@@ -13,27 +13,20 @@ Output: "ok - NAME" / "not ok - NAME" lines for the runner.
 import hashlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
-import urllib.request
 
-import boto3
 import boto3.s3.transfer
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+import harness as h
+
 BIN = os.environ.get("SLUICE_BIN")
-LOGS = os.environ.get("SLUICE_DAEMON_LOG_DIR") or tempfile.mkdtemp(prefix="sluice-crash-logs-")
 TMP = os.environ.get("SLUICE_TEST_TMP") or tempfile.gettempdir()
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
 MIB = 1024 * 1024
-CFG = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60)
-_daemon_seq = [0]
+CFG = h.config(connect_timeout=5, read_timeout=60)
 
 
 class Daemon:
@@ -43,54 +36,25 @@ class Daemon:
         self.port = None
 
     def start(self):
-        _daemon_seq[0] += 1
-        port_file = os.path.join(TMP, f"crash-port-{os.getpid()}-{_daemon_seq[0]}")
-        self.log = open(os.path.join(LOGS, f"crash-daemon-{_daemon_seq[0]}.log"), "wb")
-        self.proc = subprocess.Popen([BIN, "serve", "--data", self.data, "--listen", "127.0.0.1:0",
-                                      "--port-file", port_file],
-                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"daemon exited with {self.proc.returncode} at start"
-            try:
-                text = open(port_file).read()
-                if text.endswith("\n"):
-                    self.port = int(text)
-                    with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_sluice/health", timeout=2) as r:
-                        if r.status == 200:
-                            os.unlink(port_file)
-                            return self
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
-        raise AssertionError("daemon not healthy after 30 s")
+        self.port = h.free_port()
+        self.proc = h.serve(self.data, self.port, kind="crash-daemon")
+        return self
 
     @property
     def endpoint(self):
         return f"http://127.0.0.1:{self.port}"
 
     def client(self):
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", config=CFG)
+        return h.client("s3", CFG, endpoint=self.endpoint)
 
     def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
+        h.kill9(self.proc)
 
     def stop(self):
         """SIGTERM: the daemon must exit 0 within 20 s."""
         if self.proc.poll() is not None:
             raise AssertionError(f"daemon had died (status {self.proc.returncode})")
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("daemon did not stop within 20 s of SIGTERM")
-        finally:
-            self.log.close()
-        assert rc == 0, f"daemon exited with status {rc} after SIGTERM"
+        h.stop(self.proc)
 
 
 class PacedFile:
@@ -141,23 +105,23 @@ def arm_paced_bodies(request, **kw):
 
 
 def random_file(path, size):
-    h = hashlib.sha256()
+    digest = hashlib.sha256()
     with open(path, "wb") as f:
         left = size
         while left:
             chunk = os.urandom(min(left, 4 * MIB))
             f.write(chunk)
-            h.update(chunk)
+            digest.update(chunk)
             left -= len(chunk)
-    return h.hexdigest()
+    return digest.hexdigest()
 
 
 def sha256_object(s3, bucket, key):
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    h = hashlib.sha256()
+    digest = hashlib.sha256()
     for chunk in iter(lambda: body.read(MIB), b""):
-        h.update(chunk)
-    return h.hexdigest()
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def dir_bytes(path):
@@ -262,12 +226,12 @@ def test_kill9_during_large_uploads():
             assert sha256_object(s3, "survivors", key) == digest, f"{key} changed across the crash"
         for key, digest in digests.items():
             try:
-                h = s3.head_object(Bucket="survivors", Key=key)
+                head = s3.head_object(Bucket="survivors", Key=key)
             except ClientError as e:
                 assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, e
                 assert outcome[key] != "acknowledged", f"{key} was acknowledged, then lost"
                 continue
-            assert h["ContentLength"] == size, f"{key} is there but {h['ContentLength']} bytes long"
+            assert head["ContentLength"] == size, f"{key} is there but {head['ContentLength']} bytes long"
             assert sha256_object(s3, "survivors", key) == digest, f"{key} is there but not the uploaded bytes"
             live_bytes += size
         listed = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="survivors").get("Contents", []))
@@ -359,25 +323,8 @@ def test_kill9_during_small_put_burst():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def main():
+if __name__ == "__main__":
     if not BIN or not os.access(BIN, os.X_OK):
         print("ok - crash # SKIP SLUICE_BIN is not set")
-        return 0
-    failed = 0
-    for t in (test_kill9_during_large_uploads, test_kill9_during_small_put_burst):
-        if FILTER and FILTER not in t.__name__:
-            continue
-        t0 = time.monotonic()
-        try:
-            t()
-            print(f"ok - {t.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
-        except Exception:  # noqa: BLE001 - report and go on
-            failed += 1
-            print(f"not ok - {t.__name__}", flush=True)
-            for line in traceback.format_exc().rstrip().splitlines()[-25:]:
-                print(f"#   {line}", flush=True)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        sys.exit(0)
+    h.main([test_kill9_during_large_uploads, test_kill9_during_small_put_burst], timings=True)

@@ -10,69 +10,13 @@ for tests/integration/run.
 import json
 import os
 import subprocess
-import sys
-import threading
 import time
-import traceback
-import http.server
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+import harness as h
+from harness import expect_error, uniq
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1})
-ev = boto3.client("events", endpoint_url=EP, region_name="us-east-1", config=CFG)
-s3 = boto3.client("s3", endpoint_url=EP, region_name="us-east-1", config=CFG)
-ct = boto3.client("cloudtrail", endpoint_url=EP, region_name="us-east-1", config=CFG)
-AWS = "/usr/bin/aws"
-
-
-class Receiver(http.server.ThreadingHTTPServer):
-    """Collects requests; answers self.status."""
-
-    def __init__(self):
-        self.requests = []
-        self.status = 200
-        self.cv = threading.Condition()
-        outer = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(n)
-                with outer.cv:
-                    outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body.decode()})
-                    outer.cv.notify_all()
-                self.send_response(outer.status)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        super().__init__(("127.0.0.1", 0), H)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-    def wait(self, count, timeout=10.0):
-        deadline = time.time() + timeout
-        with self.cv:
-            while len(self.requests) < count and time.time() < deadline:
-                self.cv.wait(deadline - time.time())
-            return list(self.requests)
-
-
-RECV = Receiver()
-_n = [0]
-
-
-def uniq(prefix):
-    _n[0] += 1
-    return "%s-%d-%d" % (prefix, os.getpid(), _n[0])
+ev, s3, ct = h.client("events"), h.client("s3"), h.client("cloudtrail")
+RECV = h.Receiver()
 
 
 def destination(path, rate=None):
@@ -82,30 +26,6 @@ def destination(path, rate=None):
     d = ev.create_api_destination(Name=uniq("dest"), ConnectionArn=conn["ConnectionArn"],
                                   InvocationEndpoint=RECV.url + path, HttpMethod="POST", **kw)
     return d["ApiDestinationArn"]
-
-
-def expect_error(code, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return e
-    raise AssertionError("expected %s, call succeeded" % code)
-
-
-def received(path):
-    return [r for r in RECV.requests if r["path"] == path]
-
-
-def wait_path(path, count, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = received(path)
-        if len(got) >= count:
-            return got
-        time.sleep(0.05)
-    return received(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,13 +65,11 @@ def test_test_event_pattern_boto3():
 
 def test_test_event_pattern_awscli():
     for pattern, detail, want in PATTERN_CASES[:5]:
-        out = subprocess.run([AWS, "--endpoint-url", EP, "events", "test-event-pattern", "--event-pattern",
-                              json.dumps(pattern), "--event", event_for(detail), "--output", "json"],
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        assert json.loads(out.stdout)["Result"] == want, (pattern, detail, out.stdout)
-    out = subprocess.run([AWS, "--endpoint-url", EP, "events", "test-event-pattern", "--event-pattern",
-                          '{"source": "not-a-list"}', "--event", event_for({})], capture_output=True, text=True, timeout=60)
+        r = h.aws_json("events", "test-event-pattern", "--event-pattern", json.dumps(pattern),
+                       "--event", event_for(detail))
+        assert r["Result"] == want, (pattern, detail, r)
+    out = h.aws("events", "test-event-pattern", "--event-pattern", '{"source": "not-a-list"}',
+                "--event", event_for({}))
     assert out.returncode != 0 and "InvalidEventPatternException" in out.stderr, out.stderr
 
 
@@ -194,9 +112,9 @@ def test_put_events_routes_and_validates():
     assert "EventId" in r["Entries"][0] and "EventId" in r["Entries"][1], r
     assert r["Entries"][2]["ErrorCode"] == "InvalidArgument", r["Entries"][2]
     assert r["Entries"][3]["ErrorCode"] == "MalformedDetail", r["Entries"][3]
-    got = wait_path("/pe", 1)
+    got = RECV.wait(1, "/pe")
     time.sleep(0.3)
-    got = received("/pe")
+    got = RECV.at("/pe")
     assert len(got) == 1 and json.loads(got[0]["body"]) == {"total": 150, "id": "big"}, got
     assert got[0]["headers"].get("x-api-key") == "k3y", got[0]["headers"]
     expect_error("ValidationException", ev.put_events,
@@ -219,9 +137,9 @@ def test_s3_object_created_to_api_destination():
     s3.put_object(Bucket=bucket, Key="in/photo.jpg", Body=b"12345678")
     s3.put_object(Bucket=bucket, Key="in/tiny.txt", Body=b"12")      # too small: no delivery
     s3.put_object(Bucket=bucket, Key="out/photo.jpg", Body=b"12345678")  # wrong prefix: no delivery
-    got = wait_path("/s3", 1)
+    got = RECV.wait(1, "/s3")
     time.sleep(0.5)
-    got = received("/s3")
+    got = RECV.at("/s3")
     assert len(got) == 1, got
     body = json.loads(got[0]["body"])
     assert body == {"file": "in/photo.jpg", "bytes": 8, "where": "s3://%s/in/photo.jpg" % bucket, "rule": name}, body
@@ -236,7 +154,7 @@ def test_event_shape_object_created():
     ev.put_targets(Rule=name, Targets=[{"Id": "all", "Arn": destination("/shape")}])
     put = s3.put_object(Bucket=bucket, Key="a b.txt", Body=b"hello")
     s3.delete_object(Bucket=bucket, Key="a b.txt")
-    got = wait_path("/shape", 2)
+    got = RECV.wait(2, "/shape")
     events = sorted((json.loads(r["body"]) for r in got), key=lambda e: e["detail-type"])
     created, deleted = events[0], events[1]
     assert created["detail-type"] == "Object Created" and deleted["detail-type"] == "Object Deleted", events
@@ -279,9 +197,9 @@ def test_cloudtrail_data_events():
     s3.put_object(Bucket=bucket, Key="input/demo1.txt", Body=b"x")
     s3.put_object(Bucket=bucket, Key="other/demo2.txt", Body=b"x")
     s3.copy_object(Bucket=bucket, Key="input/copy.txt", CopySource={"Bucket": bucket, "Key": "input/demo1.txt"})
-    got = wait_path("/ct", 2)
+    got = RECV.wait(2, "/ct")
     time.sleep(0.5)
-    got = [json.loads(r["body"]) for r in received("/ct")]
+    got = [json.loads(r["body"]) for r in RECV.at("/ct")]
     keys = sorted(e["detail"]["requestParameters"]["key"] for e in got)
     assert keys == ["input/copy.txt", "input/demo1.txt"], keys
     e = [x for x in got if x["detail"]["eventName"] == "PutObject"][0]
@@ -290,7 +208,7 @@ def test_cloudtrail_data_events():
     ct.stop_logging(Name=trail)
     s3.put_object(Bucket=bucket, Key="input/after.txt", Body=b"x")
     time.sleep(0.5)
-    assert len(received("/ct")) == 2
+    assert len(RECV.at("/ct")) == 2
     ct.delete_trail(Name=trail)
     expect_error("TrailNotFoundException", ct.get_trail_status, Name=trail)
 
@@ -304,11 +222,11 @@ def test_retry_then_dead_letters_then_redrive():
     try:
         t0 = time.time()
         ev.put_events(Entries=[{"Source": "retry.test", "DetailType": "x", "Detail": "{\"n\": 1}"}])
-        got = wait_path("/flaky", 3, timeout=15)
+        got = RECV.wait(3, "/flaky", timeout=15)
         assert len(got) == 3, got  # first try + 2 retries
         assert time.time() - t0 >= 2.5, "retries came without backoff"
         time.sleep(0.5)
-        assert len(received("/flaky")) == 3
+        assert len(RECV.at("/flaky")) == 3
     finally:
         RECV.status = 200
     data = os.environ.get("SLUICE_DATA")
@@ -322,7 +240,7 @@ def test_retry_then_dead_letters_then_redrive():
     out = subprocess.run([os.environ["SLUICE_BIN"], "dead-letters", "redrive", "--data", data, str(dead[0]["Id"])],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stdout.strip() == "1", (out.stdout, out.stderr)
-    got = wait_path("/flaky", 4, timeout=10)
+    got = RECV.wait(4, "/flaky", timeout=10)
     assert len(got) == 4 and json.loads(got[3]["body"])["detail"] == {"n": 1}, got
 
 
@@ -333,9 +251,9 @@ def test_client_error_goes_straight_to_dead_letters():
     RECV.status = 400
     try:
         ev.put_events(Entries=[{"Source": "bad.test", "DetailType": "x", "Detail": "{}"}])
-        wait_path("/bad", 1)
+        RECV.wait(1, "/bad")
         time.sleep(2.5)
-        assert len(received("/bad")) == 1, "a 400 answer must not be retried"
+        assert len(RECV.at("/bad")) == 1, "a 400 answer must not be retried"
     finally:
         RECV.status = 200
 
@@ -353,7 +271,7 @@ def test_bus_to_bus():
     ev.put_targets(Rule=on_bus, EventBusName=bus, Targets=[{"Id": "h", "Arn": destination("/bus")}])
     assert ev.describe_rule(Name=on_bus, EventBusName=bus)["Arn"].endswith(":rule/%s/%s" % (bus, on_bus))
     ev.put_events(Entries=[{"Source": "fwd.test", "DetailType": "x", "Detail": "{\"hop\": 1}"}])
-    got = wait_path("/bus", 1)
+    got = RECV.wait(1, "/bus")
     assert len(got) == 1 and json.loads(got[0]["body"])["detail"] == {"hop": 1}, got
     expect_error("ValidationException", ev.delete_event_bus, Name="default")
 
@@ -382,17 +300,4 @@ def test_schedule_validation():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 if __name__ == "__main__":
-    failed = 0
-    for t in TESTS:
-        name = t.__name__
-        if FILTER and FILTER not in name:
-            continue
-        try:
-            t()
-            print("ok - %s" % name, flush=True)
-        except Exception:
-            failed += 1
-            print("not ok - %s" % name, flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-    sys.exit(1 if failed else 0)
+    h.main(TESTS)

@@ -8,80 +8,53 @@ secret → DEAUTHORIZED with a StateReason, DeauthorizeConnection and UpdateConn
 no secret is ever returned. Output: one TAP-like line per test for tests/integration/run.
 """
 import base64
-import http.server
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-import traceback
 import urllib.parse
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1})
-ev = boto3.client("events", endpoint_url=EP, region_name="us-east-1", config=CFG)
-AWS = "/usr/bin/aws"
+import harness as h
+from harness import expect_error, uniq
+
+ev = h.client("events")
 
 
-class TokenServer(http.server.ThreadingHTTPServer):
+class TokenServer(h.Receiver):
     """An OAuth 2.0 client-credentials token endpoint. clients: id -> {"secret", "expires_in"};
     answers 401 to wrong credentials, 400 without grant_type=client_credentials."""
 
     def __init__(self):
         self.clients = {}
-        self.requests = []
         self.issued = 0
         self.lock = threading.Lock()
-        outer = self
+        super().__init__(answer=self.token)
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                form = dict(urllib.parse.parse_qsl(body))
-                query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
-                auth = self.headers.get("Authorization", "")
-                client_id = secret = None
-                if auth.startswith("Basic "):
-                    client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
-                with outer.lock:
-                    outer.requests.append({"path": self.path, "headers": dict(self.headers), "form": form,
-                                           "query": query, "client": client_id})
-                    client = outer.clients.get(client_id)
-                    if not client or client["secret"] != secret:
-                        return self.answer(401, {"error": "invalid_client"})
-                    if form.get("grant_type") != "client_credentials":
-                        return self.answer(400, {"error": "unsupported_grant_type"})
-                    outer.issued += 1
-                    token = "tok-%s-%d" % (client_id, outer.issued)
-                    client["tokens"].append(token)
-                answer = {"access_token": token, "token_type": "Bearer"}
-                if client.get("expires_in"):
-                    answer["expires_in"] = client["expires_in"]
-                self.answer(200, answer)
-
-            def answer(self, status, doc):
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *a):
-                pass
-
-        super().__init__(("127.0.0.1", 0), H)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+    def token(self, req):
+        form = req["form"] = dict(urllib.parse.parse_qsl(req["body"]))
+        req["query"] = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(req["path"]).query))
+        client_id = secret = None
+        if req["auth"].startswith("Basic "):
+            client_id, _, secret = base64.b64decode(req["auth"][6:]).decode().partition(":")
+        req["client"] = client_id
+        with self.lock:
+            client = self.clients.get(client_id)
+            if not client or client["secret"] != secret:
+                return 401, {"error": "invalid_client"}
+            if form.get("grant_type") != "client_credentials":
+                return 400, {"error": "unsupported_grant_type"}
+            self.issued += 1
+            token = "tok-%s-%d" % (client_id, self.issued)
+            client["tokens"].append(token)
+        answer = {"access_token": token, "token_type": "Bearer"}
+        if client.get("expires_in"):
+            answer["expires_in"] = client["expires_in"]
+        return 200, answer
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d/oauth2/token" % self.server_address[1]
+        return super().url + "/oauth2/token"
 
     def client(self, client_id, secret, expires_in=None):
         with self.lock:
@@ -92,80 +65,24 @@ class TokenServer(http.server.ThreadingHTTPServer):
             return list(self.clients[client_id]["tokens"])
 
     def requests_of(self, client_id):
-        with self.lock:
-            return [r for r in self.requests if r["client"] == client_id]
+        return [r for r in self.at() if r["client"] == client_id]
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    """The API destination: records each request's path, Authorization and body; answers 401
-    to a token in self.revoked."""
-
-    def __init__(self):
-        self.requests = []
-        self.revoked = set()
-        self.lock = threading.Lock()
-        outer = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                auth = self.headers.get("Authorization", "")
-                token = auth[7:] if auth.startswith("Bearer ") else None
-                status = 401 if token in outer.revoked else 200
-                with outer.lock:
-                    outer.requests.append({"path": self.path, "auth": auth, "body": body, "status": status})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        super().__init__(("127.0.0.1", 0), H)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-    def at(self, path):
-        with self.lock:
-            return [r for r in self.requests if r["path"] == path]
-
-    def wait(self, path, count, timeout=10.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline and len(self.at(path)) < count:
-            time.sleep(0.05)
-        return self.at(path)
+def bearer_revoked(req):
+    """The API destination answers 401 to a token in REVOKED."""
+    auth = req["auth"]
+    return 401 if (auth[7:] if auth.startswith("Bearer ") else None) in REVOKED else 200
 
 
+REVOKED = set()
 TOKENS = TokenServer()
-RECV = Receiver()
-_n = [0]
-
-
-def uniq(prefix):
-    _n[0] += 1
-    return "%s-%d-%d" % (prefix, os.getpid(), _n[0])
+RECV = h.Receiver(answer=bearer_revoked)
 
 
 def aws(*args, check=True):
-    out = subprocess.run([AWS, "--endpoint-url", EP, *args, "--output", "json"],
-                         capture_output=True, text=True, timeout=120)
     if not check:
-        return out
-    assert out.returncode == 0, (args, out.stderr)
-    return json.loads(out.stdout) if out.stdout.strip() else None
-
-
-def expect_error(code, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return e
-    raise AssertionError("expected %s, call succeeded" % code)
+        return h.aws(*args, timeout=120)
+    return h.aws_json(*args, timeout=120)
 
 
 def oauth_params(client_id, secret, **extra):
@@ -181,12 +98,8 @@ def oauth_params(client_id, secret, **extra):
 
 
 def wait_state(name, want, timeout=10.0):
-    deadline = time.time() + timeout
-    while True:
-        d = ev.describe_connection(Name=name)
-        if d["ConnectionState"] == want or time.time() > deadline:
-            return d
-        time.sleep(0.05)
+    return h.wait_until(lambda: ev.describe_connection(Name=name),
+                        lambda d: d["ConnectionState"] == want, timeout)
 
 
 def pipeline(conn_arn, path):
@@ -260,13 +173,13 @@ def test_bearer_token_reused_then_refreshed_after_expiry():
     assert wait_state(name, "AUTHORIZED")["ConnectionState"] == "AUTHORIZED"
     send("/bearer", 1)
     send("/bearer", 2)
-    got = RECV.wait("/bearer", 2)
+    got = RECV.wait(2, "/bearer")
     first = TOKENS.tokens(cid)
     assert len(first) == 1, first
     assert [r["auth"] for r in got] == ["Bearer " + first[0]] * 2, got
     time.sleep(3.5)
     send("/bearer", 3)
-    got = RECV.wait("/bearer", 3)
+    got = RECV.wait(3, "/bearer")
     tokens = TOKENS.tokens(cid)
     assert len(tokens) == 2, tokens
     assert got[2]["auth"] == "Bearer " + tokens[1], got[2]
@@ -282,10 +195,10 @@ def test_401_refreshes_token_and_retries_once():
     pipeline(arn, "/revoked")
     assert wait_state(name, "AUTHORIZED")["ConnectionState"] == "AUTHORIZED"
     old = TOKENS.tokens(cid)[0]
-    RECV.revoked.add(old)  # the API revokes the token before it expires
+    REVOKED.add(old)  # the API revokes the token before it expires
     t0 = time.time()
     send("/revoked", 1)
-    got = RECV.wait("/revoked", 2)
+    got = RECV.wait(2, "/revoked")
     assert len(got) == 2, got
     new = TOKENS.tokens(cid)[-1]
     assert new != old, TOKENS.tokens(cid)
@@ -303,12 +216,8 @@ def test_bad_client_secret_deauthorizes_awscli():
     out = aws("events", "create-connection", "--name", name, "--authorization-type", "OAUTH_CLIENT_CREDENTIALS",
               "--auth-parameters", json.dumps(oauth_params(cid, "wrong-secret")))
     assert out["ConnectionState"] == "AUTHORIZING", out
-    deadline = time.time() + 10
-    while True:
-        d = aws("events", "describe-connection", "--name", name)
-        if d["ConnectionState"] != "AUTHORIZING" or time.time() > deadline:
-            break
-        time.sleep(0.2)
+    d = h.wait_until(lambda: aws("events", "describe-connection", "--name", name),
+                     lambda d: d["ConnectionState"] != "AUTHORIZING", timeout=10, interval=0.2)
     assert d["ConnectionState"] == "DEAUTHORIZED", d
     assert "401" in d["StateReason"], d
     no_secret_in(d, "wrong-secret")
@@ -323,7 +232,7 @@ def test_bad_client_secret_deauthorizes_awscli():
     d = wait_state(name, "AUTHORIZED")
     assert d["ConnectionState"] == "AUTHORIZED" and "StateReason" not in d, d
     assert d["AuthParameters"]["OAuthParameters"]["AuthorizationEndpoint"] == TOKENS.url, d  # merged, kept
-    got = RECV.wait("/fixed", 1, timeout=15)  # the pending delivery, on its next retry
+    got = RECV.wait(1, "/fixed", timeout=15)  # the pending delivery, on its next retry
     assert len(got) == 1 and got[0]["auth"] == "Bearer " + TOKENS.tokens(cid)[-1], got
 
 
@@ -399,17 +308,4 @@ def test_oauth_validation():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 if __name__ == "__main__":
-    failed = 0
-    for t in TESTS:
-        name = t.__name__
-        if FILTER and FILTER not in name:
-            continue
-        try:
-            t()
-            print("ok - %s" % name, flush=True)
-        except Exception:
-            failed += 1
-            print("not ok - %s" % name, flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-    sys.exit(1 if failed else 0)
+    h.main(TESTS)

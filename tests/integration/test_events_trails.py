@@ -6,87 +6,24 @@ a local HTTP receiver; PutEventSelectors validation; a DeleteObjects call is one
 event while each of its keys still raises its own "Object Deleted". Output: one TAP-like line
 per test for tests/integration/run.
 """
-import http.server
 import json
 import os
-import subprocess
-import sys
-import threading
 import time
-import traceback
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+import harness as h
+from harness import expect_error, uniq
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1})
-ev = boto3.client("events", endpoint_url=EP, region_name="us-east-1", config=CFG)
-s3 = boto3.client("s3", endpoint_url=EP, region_name="us-east-1", config=CFG)
-ct = boto3.client("cloudtrail", endpoint_url=EP, region_name="us-east-1", config=CFG)
-AWS = "/usr/bin/aws"
-
-
-class Receiver(http.server.ThreadingHTTPServer):
-    """Collects the requests API destinations send."""
-
-    def __init__(self):
-        self.requests = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with outer.lock:
-                    outer.requests.append({"path": self.path, "body": body.decode()})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        super().__init__(("127.0.0.1", 0), H)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-    def events(self, path):
-        with self.lock:
-            return [json.loads(r["body"]) for r in self.requests if r["path"] == path]
-
-
-RECV = Receiver()
-_n = [0]
-
-
-def uniq(prefix):
-    _n[0] += 1
-    return "%s-%d-%d" % (prefix, os.getpid(), _n[0])
+ev, s3, ct = h.client("events"), h.client("s3"), h.client("cloudtrail")
+RECV = h.Receiver()
 
 
 def aws(*args, check=True):
     """Runs the AWS CLI; with check, asserts success and returns its JSON answer (s3 commands
     print text: None)."""
-    out = subprocess.run([AWS, "--endpoint-url", EP, *args, "--output", "json"],
-                         capture_output=True, text=True, timeout=120)
-    if not check:
-        return out
-    assert out.returncode == 0, (args, out.stderr)
-    return json.loads(out.stdout) if args[0] != "s3" and out.stdout.strip() else None
-
-
-def expect_error(code, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return e
-    raise AssertionError("expected %s, call succeeded" % code)
+    if check and args[0] != "s3":
+        return h.aws_json(*args, timeout=120)
+    out = h.aws(*args, check=check, timeout=120)
+    return out if not check else None
 
 
 def route_cloudtrail(bucket, path):
@@ -112,9 +49,7 @@ def logging_trail(bucket, **selectors):
 
 def settle(path, count, timeout=10.0):
     """Waits for count events at path, then a little longer so that extra ones would show."""
-    deadline = time.time() + timeout
-    while time.time() < deadline and len(RECV.events(path)) < count:
-        time.sleep(0.05)
+    RECV.wait(count, path, timeout)
     time.sleep(0.7)
     return RECV.events(path)
 
@@ -314,17 +249,4 @@ def test_basic_selectors_still_select_delete_objects():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 if __name__ == "__main__":
-    failed = 0
-    for t in TESTS:
-        name = t.__name__
-        if FILTER and FILTER not in name:
-            continue
-        try:
-            t()
-            print("ok - %s" % name, flush=True)
-        except Exception:
-            failed += 1
-            print("not ok - %s" % name, flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-    sys.exit(1 if failed else 0)
+    h.main(TESTS)

@@ -10,25 +10,18 @@ Output: one TAP-like line per test for tests/integration/run.
 """
 import json
 import os
-import subprocess
-import sys
-import traceback
+import urllib.error
 import urllib.parse
+import urllib.request
 
-import boto3
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1})
-iam = boto3.client("iam", endpoint_url=EP, region_name="us-east-1", config=CFG)
-AWS = "/usr/bin/aws"
-ACCOUNT = "000000000000"
-_n = [0]
+import harness as h
+from harness import ACCOUNT, EP, expect_error, uniq
+
+iam = h.client("iam")
 
 TRUST = {
     "Version": "2012-10-17",
@@ -46,27 +39,8 @@ RUN_TASK = {
 }
 
 
-def uniq(prefix):
-    _n[0] += 1
-    return "%s-%d-%d" % (prefix, os.getpid(), _n[0])
-
-
-def expect_error(code, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return e
-    raise AssertionError("expected %s, call succeeded" % code)
-
-
 def cli(*args, check=True):
-    out = subprocess.run([AWS, "--endpoint-url", EP, "--output", "json", "iam"] + list(args),
-                         capture_output=True, text=True, timeout=60)
-    if check:
-        assert out.returncode == 0, "aws iam %s: %s" % (args[0], out.stderr)
-    return out
+    return h.aws("iam", *args, check=check)
 
 
 def raw_query(body):
@@ -75,7 +49,6 @@ def raw_query(body):
     req = AWSRequest(method="POST", url=EP + "/", data=body,
                      headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
     SigV4Auth(creds, "iam", "us-east-1").add_auth(req)
-    import urllib.request
     r = urllib.request.Request(EP + "/", data=body.encode(), method="POST",
                                headers=dict(req.headers.items()))
     try:
@@ -283,7 +256,6 @@ def test_unimplemented_actions_answer_invalid_action():
 
 
 def test_unsigned_or_wrongly_signed_requests_are_refused():
-    import urllib.request
     r = urllib.request.Request(EP + "/", data=b"Action=ListRoles&Version=2010-05-08",
                                method="POST", headers={
                                    "Content-Type": "application/x-www-form-urlencoded",
@@ -297,31 +269,11 @@ def test_unsigned_or_wrongly_signed_requests_are_refused():
     except urllib.error.HTTPError as e:
         body = e.read().decode()
         assert e.code in (400, 403) and "<ErrorResponse" in body, body
-    bad = boto3.client("iam", endpoint_url=EP, region_name="us-east-1", config=CFG,
-                       aws_access_key_id="test", aws_secret_access_key="wrong")
+    bad = h.client("iam", aws_access_key_id="test", aws_secret_access_key="wrong")
     expect_error("SignatureDoesNotMatch", bad.list_roles)
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 if __name__ == "__main__":
-    failed = 0
-    for t in TESTS:
-        name = t.__name__
-        if FILTER and FILTER not in name:
-            continue
-        try:
-            t()
-            print("ok - %s" % name, flush=True)
-        except Exception:
-            failed += 1
-            print("not ok - %s" % name, flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-        try:
-            iam.list_roles(MaxItems=1)
-        except Exception as e:  # noqa: BLE001 - the endpoint must still answer
-            print("not ok - endpoint answers after %s: %s" % (name, e), flush=True)
-            failed += 1
-            break
-    sys.exit(1 if failed else 0)
+    h.main(TESTS, check=lambda: iam.list_roles(MaxItems=1))

@@ -7,50 +7,27 @@ forward and backward tokens, FilterLogEvents with text and JSON filter patterns,
 Output: one TAP-like line per test for tests/integration/run.
 """
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
-import traceback
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+import harness as h
+from harness import AWS, EP, expect_error
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1})
-logs = boto3.client("logs", endpoint_url=EP, region_name="us-east-1", config=CFG)
-AWS = "/usr/bin/aws"
+logs = h.client("logs")
 DAY_MS = 86400 * 1000
-_n = [0]
 
 
 def uniq(prefix):
-    _n[0] += 1
-    return "/sluice/%s-%d-%d" % (prefix, os.getpid(), _n[0])
+    return "/sluice/" + h.uniq(prefix)
 
 
 def now_ms():
     return int(time.time() * 1000)
 
 
-def expect_error(code, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return e
-    raise AssertionError("expected %s, call succeeded" % code)
-
-
 def cli(*args, timeout=60):
-    out = subprocess.run([AWS, "--endpoint-url", EP, "--output", "json", "logs"] + list(args),
-                         capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, "aws logs %s: %s" % (args[0], out.stderr)
-    return out.stdout
+    return h.aws("logs", *args, check=True, timeout=timeout).stdout
 
 
 def group_with_stream(prefix, stream="s1"):
@@ -385,17 +362,4 @@ def test_unsupported_operation():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 if __name__ == "__main__":
-    failed = 0
-    for t in TESTS:
-        name = t.__name__
-        if FILTER and FILTER not in name:
-            continue
-        try:
-            t()
-            print("ok - %s" % name, flush=True)
-        except Exception:
-            failed += 1
-            print("not ok - %s" % name, flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-    sys.exit(1 if failed else 0)
+    h.main(TESTS)

@@ -39,20 +39,18 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from boto3.s3.transfer import TransferConfig
 
-EP = os.environ.get("AWS_ENDPOINT_URL", "").rstrip("/")
+import harness as h
+from harness import EP, REGION
+
 KIND = os.environ.get("SLUICE_ENDPOINT_KIND", "sluice")
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
 TMP = os.environ.get("SLUICE_TEST_TMP") or tempfile.gettempdir()
 MIB = 1024 * 1024
 PORT = urllib.parse.urlsplit(EP).port if EP else None
-REGION = "us-east-1"
-# No retries: a retry would hide exactly the failures these tests look for.
-NO_RETRY = {"total_max_attempts": 1}
 
 
 def client(**kw):
-    cfg = kw.pop("config", None) or Config()
-    cfg = cfg.merge(Config(retries=NO_RETRY, connect_timeout=10, read_timeout=120))
+    # No retries: a retry would hide exactly the failures these tests look for.
+    cfg = (kw.pop("config", None) or Config()).merge(h.config(connect_timeout=10, read_timeout=120))
     return boto3.client("s3", endpoint_url=kw.pop("endpoint_url", EP), region_name=kw.pop("region_name", REGION),
                         config=cfg, **kw)
 
@@ -1266,71 +1264,37 @@ class BadRequests(S3Case):
 
 # ------------------------------------------------------------------------------------------------
 
-class TapResult(unittest.TestResult):
-    def __init__(self):
-        super().__init__()
-        self.t0 = {}
-        self.outcome = {}
+_classes_set_up = set()
 
-    def startTest(self, test):
-        super().startTest(test)
-        self.t0[test.id()] = time.monotonic()
-        self.outcome[test.id()] = ("ok", "")
 
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self.outcome[test.id()] = ("not ok", self._exc_info_to_string(err, test))
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self.outcome[test.id()] = ("not ok", self._exc_info_to_string(err, test))
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self.outcome[test.id()] = ("skip", reason)
-
-    def stopTest(self, test):
-        super().stopTest(test)
-        name = test.id().split(".", 1)[1]
-        kind, detail = self.outcome[test.id()]
-        dt = time.monotonic() - self.t0[test.id()]
-        if kind == "ok":
-            print(f"ok - {name} ({dt:.1f} s)", flush=True)
-        elif kind == "skip":
-            print(f"ok - {name} # SKIP {detail}", flush=True)
-        else:
-            print(f"not ok - {name}", flush=True)
-            for line in detail.rstrip().splitlines()[-30:]:
-                print(f"#   {line}", flush=True)
-        if not endpoint_alive():
-            print(f"not ok - {name}: the endpoint stopped answering after this test", flush=True)
-            sys.exit(1)
+def as_test(case):
+    """(name, test) for a unittest case: its failure or skip raised as the harness expects."""
+    def test():
+        if type(case) not in _classes_set_up:  # once per class, as a suite does
+            _classes_set_up.add(type(case))
+            type(case).setUpClass()
+        result = unittest.TestResult()
+        case.run(result)
+        for _, err in result.errors + result.failures:
+            raise AssertionError(err)
+        for _, why in result.skipped:
+            raise h.Skip(why)
+    return case.id().split(".", 1)[1], test
 
 
 def endpoint_alive():
     try:
         client().list_buckets()
-        return True
     except Exception as e:  # noqa: BLE001 - any failure means it is not serving
-        print(f"# endpoint check failed: {e}", flush=True)
-        return False
-
-
-def main():
-    if not EP:
-        print("not ok - boto3: AWS_ENDPOINT_URL is not set (tests/integration/run sets it)")
-        return 1
-    print(f"# boto3 {boto3.__version__}, botocore {botocore.__version__}, endpoint {EP}", flush=True)
-    loader = unittest.TestLoader()
-    suite = unittest.TestSuite()
-    for case in (Buckets, Objects, Listing, Multipart, Checksums, Presigned, VirtualHost, BadRequests, Transfers):
-        for t in loader.loadTestsFromTestCase(case):
-            if not FILTER or FILTER in t.id():
-                suite.addTest(t)
-    result = TapResult()
-    suite.run(result)
-    return 0 if result.wasSuccessful() else 1
+        raise AssertionError("the endpoint stopped answering: %s" % e)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if not EP:
+        print("not ok - boto3: AWS_ENDPOINT_URL is not set (tests/integration/run sets it)")
+        sys.exit(1)
+    print(f"# boto3 {boto3.__version__}, botocore {botocore.__version__}, endpoint {EP}", flush=True)
+    loader = unittest.TestLoader()
+    cases = (Buckets, Objects, Listing, Multipart, Checksums, Presigned, VirtualHost, BadRequests, Transfers)
+    h.main([as_test(t) for case in cases for t in loader.loadTestsFromTestCase(case)],
+           check=endpoint_alive, timings=True)

@@ -12,54 +12,26 @@ concurrently, so the file stays well under a minute although several tests wait 
 
 Output: one TAP-like line per test for tests/integration/run.
 """
-import concurrent.futures
-import http.server
-import itertools
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 
-import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-AWS = "/usr/bin/aws"
-ACCOUNT = "000000000000"
-REGION = "us-east-1"
+import harness as h
+from harness import ACCOUNT, EP, REGION, expect_error, uniq
+
 ROLE = "arn:aws:iam::%s:role/sfn-it" % ACCOUNT
 # GetActivityTask long-polls up to 60 s, so reads must wait longer than that. StartSyncExecution
 # carries the host prefix "sync-", which a loopback endpoint cannot resolve: turn it off.
-CFG = Config(retries={"total_max_attempts": 1}, read_timeout=70, max_pool_connections=64,
-             inject_host_prefix=False)
-sfn = boto3.client("stepfunctions", endpoint_url=EP, region_name=REGION, config=CFG)
-ev = boto3.client("events", endpoint_url=EP, region_name=REGION, config=CFG)
-
-_counter = itertools.count(1)
-
-
-def uniq(prefix):
-    return "%s-%d-%d" % (prefix, os.getpid(), next(_counter))
-
-
-def expect_error(code, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return e
-    raise AssertionError("expected %s, the call succeeded" % code)
+CFG = h.config(read_timeout=70, max_pool_connections=64, inject_host_prefix=False)
+sfn = h.client("stepfunctions", CFG)
+ev = h.client("events", CFG)
 
 
 def error_message(e):
@@ -86,14 +58,11 @@ def start(sm_arn, inp=None, name=None):
 
 def wait_done(exec_arn, timeout=10.0):
     """DescribeExecution once the execution has left RUNNING."""
-    deadline = time.time() + timeout
-    while True:
-        d = sfn.describe_execution(executionArn=exec_arn)
-        if d["status"] != "RUNNING":
-            return d
-        if time.time() > deadline:
-            raise AssertionError("%s still RUNNING after %.0f s" % (exec_arn, timeout))
-        time.sleep(0.05)
+    d = h.wait_until(lambda: sfn.describe_execution(executionArn=exec_arn),
+                     lambda d: d["status"] != "RUNNING", timeout)
+    if d["status"] == "RUNNING":
+        raise AssertionError("%s still RUNNING after %.0f s" % (exec_arn, timeout))
+    return d
 
 
 def run_to_end(sm_arn, inp=None, timeout=10.0):
@@ -153,43 +122,6 @@ def task_machine(activity_arn, **task_fields):
     st = {"Type": "Task", "Resource": activity_arn, "End": True}
     st.update(task_fields)
     return machine({"StartAt": "Work", "States": {"Work": st}})
-
-
-class Receiver(http.server.ThreadingHTTPServer):
-    """The webhook behind an EventBridge API destination; collects request bodies."""
-
-    def __init__(self):
-        self.requests = []
-        self.cv = threading.Condition()
-        outer = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with outer.cv:
-                    outer.requests.append({"path": self.path, "body": body.decode()})
-                    outer.cv.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        super().__init__(("127.0.0.1", 0), H)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-    def wait_path(self, path, count=1, timeout=10.0):
-        deadline = time.time() + timeout
-        with self.cv:
-            while True:
-                got = [r for r in self.requests if r["path"] == path]
-                if len(got) >= count or time.time() >= deadline:
-                    return got
-                self.cv.wait(max(0.01, deadline - time.time()))
 
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
@@ -852,7 +784,7 @@ def test_nested_sync_child_failure():
 
 
 def test_events_put_events_task():
-    recv = Receiver()
+    recv = h.Receiver()
     source = uniq("sfn.it")
     conn = ev.create_connection(Name=uniq("conn"), AuthorizationType="API_KEY", AuthParameters={
         "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}})
@@ -871,7 +803,7 @@ def test_events_put_events_task():
     out = json.loads(d["output"])
     assert out.get("FailedEntryCount") == 0 and len(out["Entries"]) == 1, out
     assert out["Entries"][0].get("EventId"), out
-    got = recv.wait_path("/sfn")
+    got = recv.wait(1, "/sfn")
     assert len(got) == 1, got
     event = json.loads(got[0]["body"])
     assert event["source"] == source and event["detail-type"] == "Order Placed", event
@@ -885,7 +817,7 @@ def test_events_put_events_task():
                                     "Detail": {"token.$": "$$.Task.Token"}}]},
         "End": True}}})
     exec_arn = start(cb, {})
-    got = recv.wait_path("/sfn", 2)
+    got = recv.wait(2, "/sfn")
     assert len(got) == 2, got
     token = json.loads(got[1]["body"])["detail"]["token"]
     assert sfn.describe_execution(executionArn=exec_arn)["status"] == "RUNNING"
@@ -925,10 +857,7 @@ def test_tags():
 # ---- AWS CLI ---------------------------------------------------------------------------------
 
 def cli(*args):
-    out = subprocess.run([AWS, "--endpoint-url", EP, "--output", "json", "stepfunctions"] + list(args),
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, "aws stepfunctions %s: %s" % (args[0], out.stderr)
-    return json.loads(out.stdout) if out.stdout.strip() else None
+    return h.aws_json("stepfunctions", *args)
 
 
 def test_awscli():
@@ -949,8 +878,7 @@ def test_awscli():
     listed = cli("list-executions", "--state-machine-arn", arn)
     assert [e["executionArn"] for e in listed["executions"]] == [exec_arn], listed
     assert listed["executions"][0]["status"] == "SUCCEEDED", listed
-    out = subprocess.run([AWS, "--endpoint-url", EP, "stepfunctions", "describe-state-machine",
-                          "--state-machine-arn", arn + "-gone"], capture_output=True, text=True, timeout=60)
+    out = h.aws("stepfunctions", "describe-state-machine", "--state-machine-arn", arn + "-gone")
     assert out.returncode != 0 and "StateMachineDoesNotExist" in out.stderr, out.stderr
 
 
@@ -976,38 +904,5 @@ def test_unknown_operation():
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
-def endpoint_answers():
-    try:
-        with urllib.request.urlopen(EP + "/_sluice/health", timeout=5) as r:
-            return r.status == 200
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def run_one(t):
-    try:
-        t()
-        failure = None
-    except Exception:  # noqa: BLE001 - every failure is reported
-        failure = traceback.format_exc()
-    if failure is None and not endpoint_answers():
-        failure = "the endpoint stopped answering after this test"
-    return t.__name__, failure
-
-
 if __name__ == "__main__":
-    selected = [t for t in TESTS if not FILTER or FILTER in t.__name__]
-    failed = 0
-    lock = threading.Lock()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(selected))) as pool:
-        for fut in concurrent.futures.as_completed([pool.submit(run_one, t) for t in selected]):
-            name, failure = fut.result()
-            with lock:
-                if failure is None:
-                    print("ok - %s" % name, flush=True)
-                else:
-                    failed += 1
-                    print("not ok - %s" % name, flush=True)
-                    for line in failure.splitlines():
-                        print("# " + line, flush=True)
-    sys.exit(1 if failed else 0)
+    h.main(TESTS, check=h.assert_endpoint_answers, workers=max(1, len(TESTS)))

@@ -7,27 +7,22 @@ error, cause and history event types are compared with the case's expectations.
 SLUICE_TEST_FILTER selects cases by substring. Output: one TAP-like line per case for
 tests/integration/run.
 """
-import concurrent.futures
 import glob
 import json
 import os
-import sys
 import threading
 import time
-import traceback
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
+import harness as h
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "..", "states", "conformance")
 ROLE = "arn:aws:iam::000000000000:role/conformance"
-CFG = Config(retries={"total_max_attempts": 1}, read_timeout=70, max_pool_connections=64)
-sfn = boto3.client("stepfunctions", endpoint_url=EP, region_name="us-east-1", config=CFG)
-s3 = boto3.client("s3", endpoint_url=EP, region_name="us-east-1", config=CFG)
+CFG = h.config(read_timeout=70, max_pool_connections=64)
+sfn = h.client("stepfunctions", CFG)
+s3 = h.client("s3", CFG)
 
 
 def load_cases():
@@ -165,29 +160,13 @@ def run_case(c):
     return "; ".join(problems) or None
 
 
-def main():
-    cases = [c for c in load_cases() if FILTER in c["name"]]
-    failed = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=24) as pool:
-        futures = {pool.submit(run_case, c): c for c in cases}
-        results = {}
-        for f in concurrent.futures.as_completed(futures):
-            c = futures[f]
-            try:
-                results[c["name"]] = f.result()
-            except Exception:
-                results[c["name"]] = traceback.format_exc().replace("\n", " | ")
-    for c in cases:
-        problem = results[c["name"]]
-        label = f"conformance {c['_file'][:-5]}: {c['name']}"
-        if problem:
-            failed += 1
-            print(f"not ok - {label}: {problem}")
-        else:
-            print(f"ok - {label}")
-    sys.stdout.flush()
-    return 1 if failed else 0
+def case_test(c):
+    """(name, test) for a case: the test fails with run_case's problem."""
+    def test():
+        problem = run_case(c)
+        assert not problem, problem
+    return "%s: %s" % (c["_file"][:-5], c["name"]), test
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main([case_test(c) for c in load_cases()], label="conformance ", inline=True, workers=24)

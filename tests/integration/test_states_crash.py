@@ -8,50 +8,19 @@ iterations keep their results — and their histories carry on without gaps. An 
 targets a state machine, so an event accepted before the crash starts its execution after.
 Output: TAP-like lines for tests/integration/run."""
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import traceback
-import urllib.request
 
-import boto3
-from botocore.config import Config
+import harness as h
 
-BIN = os.environ["SLUICE_BIN"]
-LOGS = os.environ.get("SLUICE_DAEMON_LOG_DIR", tempfile.gettempdir())
-CFG = Config(retries={"total_max_attempts": 1}, read_timeout=70)
+CFG = h.config(read_timeout=70)
 ROLE = "arn:aws:iam::000000000000:role/r"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start(data, port, n):
-    log = open(os.path.join(LOGS, "states-crash-daemon-%d.log" % n), "w")
-    p = subprocess.Popen([BIN, "serve", "--data", data, "--listen", "127.0.0.1:%d" % port],
-                         stderr=log, stdout=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            urllib.request.urlopen("http://127.0.0.1:%d/_sluice/health" % port, timeout=1)
-            return p
-        except Exception:
-            time.sleep(0.05)
-    raise RuntimeError("daemon did not become healthy")
-
-
 def client(svc, port):
-    return boto3.client(svc, endpoint_url="http://127.0.0.1:%d" % port, region_name="us-east-1",
-                        config=CFG)
+    return h.client(svc, CFG, endpoint="http://127.0.0.1:%d" % port)
 
 
 WAIT = {"StartAt": "W", "States": {
@@ -74,13 +43,8 @@ def map_machine(act):
 
 
 def wait_done(sfn, arn, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        d = sfn.describe_execution(executionArn=arn)
-        if d["status"] != "RUNNING":
-            return d
-        time.sleep(0.1)
-    return sfn.describe_execution(executionArn=arn)
+    return h.wait_until(lambda: sfn.describe_execution(executionArn=arn),
+                        lambda d: d["status"] != "RUNNING", timeout, interval=0.1)
 
 
 def work(sfn, act, n, double):
@@ -96,8 +60,8 @@ def work(sfn, act, n, double):
 
 def test_kill9_mid_wait_activity_and_map():
     data = tempfile.mkdtemp(prefix="sluice-sfncrash-")
-    port = free_port()
-    p = start(data, port, 1)
+    port = h.free_port()
+    p = h.serve(data, port)
     try:
         sfn = client("stepfunctions", port)
         ev = client("events", port)
@@ -126,10 +90,9 @@ def test_kill9_mid_wait_activity_and_map():
         ev.put_events(Entries=[{"Source": "crash.sfn", "DetailType": "go", "Detail": "{}"}])
         time.sleep(0.3)
     finally:
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+        h.kill9(p)
     time.sleep(2.2)  # the Wait falls due while the daemon is down
-    p = start(data, port, 2)
+    p = h.serve(data, port)
     try:
         sfn = client("stepfunctions", port)
         d = wait_done(sfn, ew, 10)
@@ -149,31 +112,15 @@ def test_kill9_mid_wait_activity_and_map():
             assert ids == list(range(1, len(ids) + 1)), (arn, ids)
             assert events[-1]["type"] == "ExecutionSucceeded", events[-1]
         # the event accepted before the crash started an execution of "waits"
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            ex = sfn.list_executions(stateMachineArn=mw["stateMachineArn"])["executions"]
-            if len(ex) == 2 and all(e["status"] == "SUCCEEDED" for e in ex):
-                break
-            time.sleep(0.2)
+        ex = h.wait_until(lambda: sfn.list_executions(stateMachineArn=mw["stateMachineArn"])["executions"],
+                          lambda ex: len(ex) == 2 and all(e["status"] == "SUCCEEDED" for e in ex),
+                          15, interval=0.2)
         assert len(ex) == 2 and all(e["status"] == "SUCCEEDED" for e in ex), ex
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait()
 
 
-def main():
-    failed = 0
-    for name, fn in [("kill -9 mid-Wait, mid-activity, mid-Map; rule target after restart",
-                      test_kill9_mid_wait_activity_and_map)]:
-        try:
-            fn()
-            print("ok - states crash: %s" % name)
-        except Exception:
-            failed += 1
-            print("not ok - states crash: %s: %s" % (name, traceback.format_exc().replace("\n", " | ")))
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main([("kill -9 mid-Wait, mid-activity, mid-Map; rule target after restart",
+             test_kill9_mid_wait_activity_and_map)], label="states crash: ", inline=True)

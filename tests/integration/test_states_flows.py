@@ -7,23 +7,15 @@ runs one state (with inspection data, mocks, RETRIABLE and CAUGHT_ERROR). Output
 lines for tests/integration/run."""
 import json
 import os
-import sys
-import threading
-import time
-import traceback
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1}, read_timeout=70)
+import harness as h
+
+sfn = h.client("stepfunctions", h.config(read_timeout=70))
 # TestState, like StartSyncExecution, has a "sync-" host prefix in the model
-SYNC_CFG = Config(retries={"total_max_attempts": 1}, inject_host_prefix=False)
-sfn = boto3.client("stepfunctions", endpoint_url=EP, region_name="us-east-1", config=CFG)
-sfn_sync = boto3.client("stepfunctions", endpoint_url=EP, region_name="us-east-1", config=SYNC_CFG)
-ev = boto3.client("events", endpoint_url=EP, region_name="us-east-1", config=CFG)
+sfn_sync = h.client("stepfunctions", h.config(inject_host_prefix=False))
+ev = h.client("events", h.config(read_timeout=70))
 ROLE = "arn:aws:iam::000000000000:role/flows"
 PREFIX = "flows-%d" % os.getpid()
 
@@ -34,23 +26,14 @@ def machine(name, definition):
 
 
 def executions(arn, n, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        ex = sfn.list_executions(stateMachineArn=arn)["executions"]
-        if len(ex) >= n and all(e["status"] != "RUNNING" for e in ex):
-            return ex
-        time.sleep(0.1)
-    return sfn.list_executions(stateMachineArn=arn)["executions"]
+    return h.wait_until(lambda: sfn.list_executions(stateMachineArn=arn)["executions"],
+                        lambda ex: len(ex) >= n and all(e["status"] != "RUNNING" for e in ex),
+                        timeout, interval=0.1)
 
 
 def wait_done(arn, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        d = sfn.describe_execution(executionArn=arn)
-        if d["status"] != "RUNNING":
-            return d
-        time.sleep(0.05)
-    return sfn.describe_execution(executionArn=arn)
+    return h.wait_until(lambda: sfn.describe_execution(executionArn=arn),
+                        lambda d: d["status"] != "RUNNING", timeout)
 
 
 def test_rule_target_starts_execution_with_event():
@@ -176,20 +159,5 @@ TESTS = [
 ]
 
 
-def main():
-    failed = 0
-    for name, fn in TESTS:
-        if FILTER not in name:
-            continue
-        try:
-            fn()
-            print("ok - states flows: %s" % name)
-        except Exception:
-            failed += 1
-            print("not ok - states flows: %s: %s" % (name, traceback.format_exc().replace("\n", " | ")))
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(TESTS, label="states flows: ", inline=True)

@@ -5,28 +5,17 @@ files from S3, overrides), statuses and stop codes, StopTask, ListTasks filters,
 in CloudWatch Logs complete by the time the task is STOPPED, what cannot run answered in
 failures; a state machine running a task with ecs:runTask.sync; an EventBridge rule with
 EcsParameters starting one. Output: TAP-like lines for tests/integration/run."""
+import base64
 import json
-import os
-import sys
 import time
-import traceback
-import subprocess
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1})
-ecs = boto3.client("ecs", endpoint_url=EP, region_name="us-east-1", config=CFG)
-logs = boto3.client("logs", endpoint_url=EP, region_name="us-east-1", config=CFG)
-s3 = boto3.client("s3", endpoint_url=EP, region_name="us-east-1", config=CFG)
-sfn = boto3.client("stepfunctions", endpoint_url=EP, region_name="us-east-1", config=CFG)
-ev = boto3.client("events", endpoint_url=EP, region_name="us-east-1", config=CFG)
-AWS = "/usr/bin/aws"
+import harness as h
+from harness import EP, PID
+
+ecs, logs, s3, sfn, ev = (h.client(x) for x in ("ecs", "logs", "s3", "stepfunctions", "events"))
 ROLE = "arn:aws:iam::000000000000:role/tasks-it"
-PID = os.getpid()
 
 
 def family(name):
@@ -46,13 +35,10 @@ def register(name, command, image="host", **extra):
 
 
 def wait_stopped(arn, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        t = ecs.describe_tasks(tasks=[arn])["tasks"][0]
-        if t["lastStatus"] == "STOPPED":
-            return t
-        time.sleep(0.1)
-    raise AssertionError("task did not stop: %s" % t)
+    t = h.wait_until(lambda: ecs.describe_tasks(tasks=[arn])["tasks"][0],
+                     lambda t: t["lastStatus"] == "STOPPED", timeout, interval=0.1)
+    assert t["lastStatus"] == "STOPPED", "task did not stop: %s" % t
+    return t
 
 
 def log_lines(group, stream):
@@ -248,38 +234,237 @@ def test_rule_with_ecs_parameters_runs_task():
 
 
 def test_aws_cli():
-    base = [AWS, "--endpoint-url", EP, "--region", "us-east-1", "--output", "json", "ecs"]
     spec = {"family": family("cli"), "containerDefinitions": [{"name": "main", "image": "host", "command": ["true"]}]}
-    out = json.loads(subprocess.run(base + ["register-task-definition", "--cli-input-json", json.dumps(spec)],
-                                    check=True, capture_output=True, text=True).stdout)
+    out = h.aws_json("ecs", "register-task-definition", "--cli-input-json", json.dumps(spec))
     arn = out["taskDefinition"]["taskDefinitionArn"]
-    out = json.loads(subprocess.run(base + ["run-task", "--task-definition", family("cli"), "--launch-type", "EC2"],
-                                    check=True, capture_output=True, text=True).stdout)
+    out = h.aws_json("ecs", "run-task", "--task-definition", family("cli"), "--launch-type", "EC2")
     task = out["tasks"][0]["taskArn"]
     assert out["tasks"][0]["taskDefinitionArn"] == arn, out
     wait_stopped(task)
-    out = json.loads(subprocess.run(base + ["describe-tasks", "--tasks", task], check=True,
-                                    capture_output=True, text=True).stdout)
+    out = h.aws_json("ecs", "describe-tasks", "--tasks", task)
     assert out["tasks"][0]["containers"][0]["exitCode"] == 0, out
+
+
+def paginate(method, key, **kw):
+    """Every item of a List operation through boto3's paginator, one item a page."""
+    items, pages = [], 0
+    for page in ecs.get_paginator(method).paginate(PaginationConfig={"PageSize": 1}, **kw):
+        assert len(page[key]) <= 1, page
+        items.extend(page[key])
+        pages += 1
+    assert len(items) == len(set(items)), items  # no item twice
+    return items, pages
+
+
+def expect_error(code, fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == code, (fn.__name__, kw, e.response)
+        return e.response["Error"]["Message"]
+    raise AssertionError("%s %s was accepted" % (fn.__name__, kw))
+
+
+def test_paginators_walk_clusters_and_task_definitions_once():
+    names = ["pg-%d-%s" % (PID, c) for c in "cab"]
+    arns = [ecs.create_cluster(clusterName=n)["cluster"]["clusterArn"] for n in names]
+    try:
+        first = ecs.list_clusters(maxResults=1)
+        assert len(first["clusterArns"]) == 1 and first.get("nextToken"), first
+        items, pages = paginate("list_clusters", "clusterArns")
+        assert items == ecs.list_clusters(maxResults=100)["clusterArns"], items
+        assert pages == len(items) and len(items) >= 4, (pages, items)  # no empty last page
+        assert [a for a in items if "pg-%d-" % PID in a] == sorted(arns), items
+        again = paginate("list_clusters", "clusterArns")[0]
+        assert again == items, again  # the same order every time
+        # a cluster created between two pages sorts before them: the next page still starts
+        # after the last cluster answered, not one place earlier
+        page = ecs.list_clusters(maxResults=2)
+        ecs.create_cluster(clusterName="A-%d" % PID)
+        rest = ecs.list_clusters(maxResults=100, nextToken=page["nextToken"])["clusterArns"]
+        assert page["clusterArns"] + rest == items, (page, rest)
+    finally:
+        for n in names + ["A-%d" % PID]:
+            ecs.delete_cluster(cluster=n)
+    assert not set(arns) & set(paginate("list_clusters", "clusterArns")[0])
+    revs = [register("pgrevs", ["true"])["taskDefinitionArn"] for _ in range(3)]
+    items, pages = paginate("list_task_definitions", "taskDefinitionArns", familyPrefix=family("pgrevs"))
+    assert items == revs and pages == 3, (items, pages)
+    items, _ = paginate("list_task_definitions", "taskDefinitionArns", familyPrefix=family("pgrevs"), sort="DESC")
+    assert items == revs[::-1], items
+    fams = [family("pgfam-%s" % c) for c in "zxy"]
+    for f in fams:
+        ecs.register_task_definition(family=f, containerDefinitions=[{"name": "main", "image": "host"}])
+    items, pages = paginate("list_task_definition_families", "families", familyPrefix="pgfam-")
+    assert items == sorted(fams) and pages == 3, (items, pages)
+    # every revision of every family, ascending, once: more than one page's worth of keys
+    everything, _ = paginate("list_task_definitions", "taskDefinitionArns")
+    assert everything == ecs.list_task_definitions(maxResults=100)["taskDefinitionArns"], everything
+    assert all(r in everything for r in revs), everything
+
+
+def test_paginator_walks_tasks_once_while_more_start():
+    td = register("pgtasks", ["true"])
+    r = ecs.run_task(taskDefinition=td["taskDefinitionArn"], launchType="FARGATE", count=5)
+    assert not r["failures"] and len(r["tasks"]) == 5, r
+    arns = [t["taskArn"] for t in r["tasks"]]
+    for a in arns:
+        wait_stopped(a)
+    items, pages = paginate("list_tasks", "taskArns", family=family("pgtasks"), desiredStatus="STOPPED")
+    assert sorted(items) == sorted(arns) and pages == 5, (items, pages)
+    page = ecs.list_tasks(family=family("pgtasks"), desiredStatus="STOPPED", maxResults=2)
+    assert len(page["taskArns"]) == 2 and page["nextToken"], page
+    rest = ecs.list_tasks(family=family("pgtasks"), desiredStatus="STOPPED", maxResults=100,
+                          nextToken=page["nextToken"])
+    assert page["taskArns"] + rest["taskArns"] == items and "nextToken" not in rest, (page, rest)
+    # a task stopped between two pages comes first (newest first): the next page still starts
+    # after the last task answered, so none repeats
+    newer = wait_stopped(run(td)["taskArn"])["taskArn"]
+    rest = ecs.list_tasks(family=family("pgtasks"), desiredStatus="STOPPED", maxResults=100,
+                          nextToken=page["nextToken"])
+    assert page["taskArns"] + rest["taskArns"] == items, (page, rest)
+    assert ecs.list_tasks(family=family("pgtasks"), desiredStatus="STOPPED")["taskArns"] == [newer] + items
+
+
+def test_list_pagination_errors():
+    ecs.create_cluster(clusterName="pg-err-%d" % PID)
+    try:
+        calls = [(ecs.list_clusters, {}), (ecs.list_task_definitions, {}),
+                 (ecs.list_task_definition_families, {}), (ecs.list_tasks, {}),
+                 (ecs.list_container_instances, {})]
+        for fn, kw in calls:
+            for bad in (0, 101, -1):
+                msg = expect_error("InvalidParameterException", fn, maxResults=bad, **kw)
+                assert "maxResults" in msg and "100" in msg, msg
+            fn(maxResults=100, **kw)
+            for tok in ("garbage!", "Z2FyYmFnZQ==", base64.b64encode(b'["ListClusters", 5]').decode(),
+                        base64.b64encode(b'{"a": 1}').decode()):
+                msg = expect_error("InvalidParameterException", fn, nextToken=tok, **kw)
+                assert "nextToken" in msg, msg
+        token = ecs.list_clusters(maxResults=1)["nextToken"]
+        assert ecs.list_clusters(nextToken=token)["clusterArns"], token
+        # a token resumes only the operation (and sort order) that gave it
+        expect_error("InvalidParameterException", ecs.list_tasks, nextToken=token)
+        expect_error("InvalidParameterException", ecs.list_task_definition_families, nextToken=token)
+        register("pgerr", ["true"])
+        register("pgerr", ["true"])
+        token = ecs.list_task_definitions(familyPrefix=family("pgerr"), maxResults=1)["nextToken"]
+        assert ecs.list_task_definitions(familyPrefix=family("pgerr"), nextToken=token)["taskDefinitionArns"]
+        expect_error("InvalidParameterException", ecs.list_task_definitions,
+                     familyPrefix=family("pgerr"), sort="DESC", nextToken=token)
+    finally:
+        ecs.delete_cluster(cluster="pg-err-%d" % PID)
+
+
+def test_tags_of_missing_resources():
+    acct = "arn:aws:ecs:us-east-1:000000000000:"
+    td = register("pgtags", ["true"])
+    task = run(td, tags=[{"key": "k", "value": "v"}])["taskArn"]
+    ecs.create_cluster(clusterName="pg-tags-%d" % PID, tags=[{"key": "c", "value": "1"}])
+    ci = ecs.register_container_instance(cluster="pg-tags-%d" % PID)["containerInstance"]["containerInstanceArn"]
+    try:
+        # what exists can be tagged
+        for arn in (acct + "cluster/pg-tags-%d" % PID, td["taskDefinitionArn"], task, ci):
+            ecs.tag_resource(resourceArn=arn, tags=[{"key": "pg", "value": "yes"}])
+            assert {"key": "pg", "value": "yes"} in ecs.list_tags_for_resource(resourceArn=arn)["tags"], arn
+            ecs.untag_resource(resourceArn=arn, tagKeys=["pg"])
+            assert {"key": "pg", "value": "yes"} not in ecs.list_tags_for_resource(resourceArn=arn)["tags"], arn
+        d = ecs.describe_tasks(tasks=[task], include=["TAGS"])["tasks"][0]
+        assert d["tags"] == [{"key": "k", "value": "v"}], d
+        missing = [(acct + "cluster/pg-none-%d" % PID, "ClusterNotFoundException"),
+                   (acct + "task-definition/%s:99" % family("pgtags"), "InvalidParameterException"),
+                   (acct + "task-definition/nope-%d:1" % PID, "InvalidParameterException"),
+                   (acct + "task/default/" + "0" * 32, "InvalidParameterException"),
+                   (task.replace("/default/", "/pg-tags-%d/" % PID), "InvalidParameterException"),
+                   (ci.rsplit("/", 1)[0] + "/" + "0" * 32, "InvalidParameterException"),
+                   (acct + "service/default/pg", "InvalidParameterException"),
+                   ("arn:aws:ecs:eu-west-1:000000000000:cluster/default", "InvalidParameterException"),
+                   ("arn:aws:s3:::bucket", "InvalidParameterException"),
+                   ("not-an-arn", "InvalidParameterException")]
+        for arn, code in missing:
+            expect_error(code, ecs.tag_resource, resourceArn=arn, tags=[{"key": "a", "value": "b"}])
+            expect_error(code, ecs.untag_resource, resourceArn=arn, tagKeys=["a"])
+            expect_error(code, ecs.list_tags_for_resource, resourceArn=arn)
+    finally:
+        ecs.deregister_container_instance(cluster="pg-tags-%d" % PID, containerInstance=ci)
+        ecs.delete_cluster(cluster="pg-tags-%d" % PID)
+    # a deleted cluster's ARN is a missing cluster's
+    expect_error("ClusterNotFoundException", ecs.list_tags_for_resource,
+                 resourceArn=acct + "cluster/pg-tags-%d" % PID)
+
+
+def test_container_instance_of_another_cluster_is_not_found():
+    cluster = "pg-ci-%d" % PID
+    ecs.create_cluster(clusterName=cluster)
+    arns = [ecs.register_container_instance(cluster=cluster)["containerInstance"]["containerInstanceArn"]
+            for _ in range(3)]
+    try:
+        for ref in (arns[0], arns[0].rsplit("/", 1)[1]):
+            r = ecs.describe_container_instances(cluster="default", containerInstances=[ref])
+            assert not r["containerInstances"] and r["failures"][0]["reason"] == "MISSING", r
+            expect_error("InvalidParameterException", ecs.deregister_container_instance,
+                         cluster="default", containerInstance=ref, force=True)
+        r = ecs.describe_container_instances(cluster=cluster, containerInstances=[arns[0].rsplit("/", 1)[1]])
+        assert r["containerInstances"][0]["status"] == "ACTIVE", r  # still there, still active
+        assert not set(arns) & set(ecs.list_container_instances(cluster="default")["containerInstanceArns"])
+        items, pages = paginate("list_container_instances", "containerInstanceArns", cluster=cluster)
+        assert items == sorted(arns) and pages == 3, (items, pages)
+    finally:
+        for a in arns:
+            ecs.deregister_container_instance(cluster=cluster, containerInstance=a.rsplit("/", 1)[1])
+        ecs.delete_cluster(cluster=cluster)
+
+
+def test_task_state_change_events_reach_rules():
+    """Every status change of a task goes to the default bus as "ECS Task State Change" (its
+    version says the order) for the rules that want it: one rule takes every status of this task definition's
+    tasks, another (put while the task runs) only STOPPED."""
+    recv = h.Receiver()
+    conn = ev.create_connection(Name=h.uniq("ecs-ev"), AuthorizationType="API_KEY",
+                                AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})
+    dest = ev.create_api_destination(Name=h.uniq("ecs-ev"), ConnectionArn=conn["ConnectionArn"],
+                                     InvocationEndpoint=recv.url + "/all", HttpMethod="POST")
+    dest_stopped = ev.create_api_destination(Name=h.uniq("ecs-ev"), ConnectionArn=conn["ConnectionArn"],
+                                             InvocationEndpoint=recv.url + "/stopped", HttpMethod="POST")
+    td = register("events", ["/bin/sh", "-c", "sleep 1"])
+    rules = []
+
+    def rule(name, detail, arn):
+        ev.put_rule(Name=name, EventPattern=json.dumps({
+            "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": detail}))
+        ev.put_targets(Rule=name, Targets=[{"Id": "r", "Arn": arn, "RoleArn": ROLE, "InputPath": "$.detail"}])
+        rules.append(name)
+
+    try:
+        rule(h.uniq("ecs-all"), {"taskDefinitionArn": [td["taskDefinitionArn"]]}, dest["ApiDestinationArn"])
+        t = run(td)
+        h.wait_until(lambda: recv.at("/all") and any(e["lastStatus"] == "RUNNING" for e in recv.events("/all")))
+        rule(h.uniq("ecs-stopped"), {"taskDefinitionArn": [td["taskDefinitionArn"]], "lastStatus": ["STOPPED"]},
+             dest_stopped["ApiDestinationArn"])
+        done = wait_stopped(t["taskArn"])
+        got = recv.wait(5, "/all")
+        # deliveries run side by side and may arrive out of order (as on AWS): the task's
+        # version orders them
+        evs = sorted(recv.events("/all"), key=lambda e: e["version"])
+        statuses = [e["lastStatus"] for e in evs]
+        assert statuses == ["PROVISIONING", "PENDING", "RUNNING", "DEPROVISIONING", "STOPPED"], statuses
+        assert len({e["version"] for e in evs}) == 5, [e["version"] for e in evs]
+        assert all(e["taskArn"] == t["taskArn"] for e in evs), got
+        last = evs[-1]
+        assert last["stopCode"] == "EssentialContainerExited" and last["containers"][0]["exitCode"] == 0, last
+        assert last["stoppedAt"].endswith("Z") and last["desiredStatus"] == "STOPPED", last
+        stopped = recv.wait(1, "/stopped")
+        assert [json.loads(r["body"])["lastStatus"] for r in stopped] == ["STOPPED"], stopped
+        assert json.loads(stopped[0]["body"])["taskArn"] == done["taskArn"], stopped
+    finally:
+        for name in rules:
+            ev.remove_targets(Rule=name, Ids=["r"])
+            ev.delete_rule(Name=name)
+        recv.shutdown()
 
 
 TESTS = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_")]
 
 
-def main():
-    failed = 0
-    for name, fn in TESTS:
-        if FILTER not in name:
-            continue
-        try:
-            fn()
-            print("ok - tasks: %s" % name)
-        except Exception:
-            failed += 1
-            print("not ok - tasks: %s: %s" % (name, traceback.format_exc().replace("\n", " | ")))
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(TESTS, label="tasks: ", inline=True)

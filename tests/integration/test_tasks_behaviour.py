@@ -9,25 +9,13 @@ answer GET /_sluice/health and run a trivial task. Output: TAP-like lines for
 tests/integration/run."""
 import json
 import os
-import subprocess
-import sys
 import time
-import traceback
-import urllib.request
 
-import boto3
-from botocore.config import Config
+import harness as h
+from harness import PID
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-CFG = Config(retries={"total_max_attempts": 1})
-ecs = boto3.client("ecs", endpoint_url=EP, region_name="us-east-1", config=CFG)
-logs = boto3.client("logs", endpoint_url=EP, region_name="us-east-1", config=CFG)
-s3 = boto3.client("s3", endpoint_url=EP, region_name="us-east-1", config=CFG)
-sfn = boto3.client("stepfunctions", endpoint_url=EP, region_name="us-east-1", config=CFG)
-AWS = "/usr/bin/aws"
+ecs, logs, s3, sfn = (h.client(x) for x in ("ecs", "logs", "s3", "stepfunctions"))
 ROLE = "arn:aws:iam::000000000000:role/tasks-behaviour-it"
-PID = os.getpid()
 
 
 def family(name):
@@ -94,8 +82,7 @@ def all_log_lines(group, stream):
 
 def assert_healthy():
     """The daemon answers its health check and still runs a trivial task to a clean exit."""
-    with urllib.request.urlopen(EP + "/_sluice/health", timeout=10) as r:
-        assert r.status == 200, r.status
+    h.assert_endpoint_answers()
     td = register("health", ["/bin/true"])
     t = wait_stopped(run(td)[0]["taskArn"], timeout=20)
     assert t["containers"][0].get("exitCode") == 0, t
@@ -161,11 +148,8 @@ def test_4_missing_executable_fails_to_start():
 
 def test_5_bad_image_answers_failures():
     td = register("badimg", ["true"], image="example/not-here-%d:1" % PID)
-    out = subprocess.run([AWS, "--endpoint-url", EP, "--region", "us-east-1", "--output", "json",
-                          "ecs", "run-task", "--task-definition", td["taskDefinitionArn"],
-                          "--launch-type", "FARGATE"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    r = json.loads(out.stdout)
+    r = h.aws_json("ecs", "run-task", "--task-definition", td["taskDefinitionArn"],
+                   "--launch-type", "FARGATE")
     assert r["tasks"] == [] and r["failures"][0]["reason"] == "CannotPullContainerError", r
     assert "example/not-here-%d:1" % PID in r["failures"][0].get("detail", ""), r
 
@@ -201,28 +185,5 @@ def test_7_fifty_concurrent_short_tasks_all_exit():
 TESTS = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_")]
 
 
-def main():
-    failed = 0
-    for name, fn in TESTS:
-        if FILTER not in name:
-            continue
-        try:
-            fn()
-            try:
-                assert_healthy()
-            except Exception as e:
-                raise AssertionError("daemon not healthy afterwards: %r" % e)
-            print("ok - tasks_behaviour: %s" % name)
-        except Exception:
-            failed += 1
-            print("not ok - tasks_behaviour: %s: %s" % (name, traceback.format_exc().replace("\n", " | ")))
-            try:
-                assert_healthy()
-            except Exception as e:
-                print("# daemon not healthy after %s: %r" % (name, e))
-        sys.stdout.flush()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(TESTS, label="tasks_behaviour: ", inline=True, check=assert_healthy)

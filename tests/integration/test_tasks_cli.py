@@ -15,20 +15,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-import traceback
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-from botocore.config import Config
+import harness as h
+from harness import AWS, EP, PID, aws
 
-EP = os.environ["AWS_ENDPOINT_URL"]
-FILTER = os.environ.get("SLUICE_TEST_FILTER", "")
-AWS = "/usr/bin/aws"  # Debian's CLI v2; a pip CLI v1 may come first on PATH
-PID = os.getpid()
 TMP = tempfile.mkdtemp(prefix="tasks-cli-", dir=os.environ.get("SLUICE_TEST_TMP"))
 ACCOUNT = "arn:aws:ecs:us-east-1:000000000000:"
 EDGE = "cli-edge-%d" % PID  # the agent's cluster
@@ -37,23 +30,14 @@ LOG_GROUP = "/cli/tasks-%d" % PID
 POOL = ThreadPoolExecutor(max_workers=3)  # independent CLI calls side by side: each is ~1 s
 # boto3 only to know when a state is reached, so a CLI waiter called then answers at its first
 # poll instead of sleeping its 6 s delay; every operation under test goes through the CLI.
-SYNC = boto3.client("ecs", endpoint_url=EP, region_name="us-east-1",
-                    config=Config(retries={"total_max_attempts": 1}))
+SYNC = h.client("ecs")
 
 
 # ---- the CLI ----
 
-def aws(*args, timeout=60):
-    return subprocess.run([AWS, "--endpoint-url", EP, "--region", "us-east-1", "--output", "json"]
-                          + list(args), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
 def ok(*args):
     """Runs `aws ARGS`, expects exit status 0, returns the parsed JSON output ({} when none)."""
-    r = aws(*args)
-    assert r.returncode == 0, "aws %s: exit %d: %s" % (" ".join(args[:2]), r.returncode, r.stderr)
-    return json.loads(r.stdout) if r.stdout.strip() else {}
+    return h.aws_json(*args, empty={})
 
 
 def ecs(*args):
@@ -164,15 +148,7 @@ def teardown():
 
 
 def agent_instance(timeout=20):
-    path = os.path.join(AGENT["data"], "instance.json")
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with open(path) as f:
-                return json.load(f)["containerInstanceArn"]
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.05)
-    raise AssertionError("the agent did not register within %d s" % timeout)
+    return h.agent_instance(AGENT["data"], timeout)
 
 
 def overrides(command=None, env=None):
@@ -378,8 +354,7 @@ def test_05_task_tags():
 
 def test_06_container_instances_with_agent():
     if "proc" not in AGENT:
-        print("ok - tasks_cli: test_06_container_instances_with_agent # SKIP SLUICE_BIN not set")
-        return "skipped"
+        raise h.Skip("SLUICE_BIN not set")
     inst = agent_instance()
     iid = inst.rsplit("/", 1)[1]
     assert inst.startswith(ACCOUNT + "container-instance/%s/" % EDGE), inst
@@ -484,46 +459,6 @@ def test_08_errors_as_the_cli_shows_them():
 TESTS = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_")]
 
 
-def endpoint_answers():
-    try:
-        with urllib.request.urlopen(EP + "/_sluice/health", timeout=5) as r:
-            return r.status == 200
-    except Exception:
-        return False
-
-
-def main():
-    failed = 0
-    try:
-        setup()
-    except Exception:
-        print("not ok - tasks_cli: setup: %s" % traceback.format_exc().replace("\n", " | "))
-        return 1
-    try:
-        for name, fn in TESTS:
-            if FILTER not in name:
-                continue
-            started = time.monotonic()
-            try:
-                if fn() != "skipped":
-                    assert endpoint_answers(), "the endpoint stopped answering"
-                    print("ok - tasks_cli: %s" % name)
-            except Exception:
-                failed += 1
-                print("not ok - tasks_cli: %s" % name)
-                for line in traceback.format_exc().splitlines():
-                    print("# " + line)
-            print("# %s: %.1f s" % (name, time.monotonic() - started))
-            sys.stdout.flush()
-    finally:
-        try:
-            teardown()
-        except Exception:
-            failed += 1
-            print("not ok - tasks_cli: agent teardown: %s" % traceback.format_exc().replace("\n", " | "))
-        POOL.shutdown()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(TESTS, label="tasks_cli: ", check=h.assert_endpoint_answers, timings=True, setup=setup,
+           teardown=[("agent teardown", teardown), ("pool", POOL.shutdown)])
