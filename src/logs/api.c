@@ -34,21 +34,6 @@ static void no_stream(sl_json_call *call) {
 
 /* ---- input validation ---- */
 
-static bool group_name_valid(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 512) return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("._-/#", *s)))
-            return false;
-    return true;
-}
-
-static bool stream_name_valid(const char *s) {
-    size_t n = strlen(s);
-    return n > 0 && n <= 512 && !strpbrk(s, ":*");
-}
-
 static void bad_pattern(sl_json_call *call, const char *field, const char *value,
                         const char *pattern) {
     sl_json_fail(call, 400, "InvalidParameterException",
@@ -64,14 +49,14 @@ static void bad_pattern(sl_json_call *call, const char *field, const char *value
 static const char *group_name_req(sl_json_call *call, json_t *in, const char *field) {
     const char *name = sl_json_str_req(call, in, field);
     if (!name) return NULL;
-    if (!group_name_valid(name)) return bad_pattern(call, field, name, GROUP_PATTERN), NULL;
+    if (!lg_group_name_valid(name)) return bad_pattern(call, field, name, GROUP_PATTERN), NULL;
     return name;
 }
 
 static const char *stream_name_req(sl_json_call *call, json_t *in, const char *field) {
     const char *name = sl_json_str_req(call, in, field);
     if (!name) return NULL;
-    if (!stream_name_valid(name)) return bad_pattern(call, field, name, STREAM_PATTERN), NULL;
+    if (!lg_stream_name_valid(name)) return bad_pattern(call, field, name, STREAM_PATTERN), NULL;
     return name;
 }
 
@@ -89,12 +74,12 @@ static bool group_name_or_identifier(sl_logs *l, sl_json_call *call, json_t *in,
     if (!name && !ident)
         return invalid(call, "Either logGroupName or logGroupIdentifier must be specified."), false;
     if (name) {
-        if (!group_name_valid(name))
+        if (!lg_group_name_valid(name))
             return bad_pattern(call, "logGroupName", name, GROUP_PATTERN), false;
         snprintf(out, n, "%s", name);
         return true;
     }
-    if (!lg_group_from_identifier(l, ident, out, n) || !group_name_valid(out))
+    if (!lg_group_from_identifier(l, ident, out, n) || !lg_group_name_valid(out))
         return bad_pattern(call, "logGroupIdentifier", ident, "[\\w#+=/:,.@-]*"), false;
     return true;
 }
@@ -430,7 +415,7 @@ static bool group_from_arn(sl_logs *l, sl_json_call *call, json_t *in, char *out
     const char *arn = sl_json_str_req(call, in, "resourceArn");
     if (!arn) return false;
     if (!sl_str_has_prefix(arn, "arn:") || !lg_group_from_identifier(l, arn, out, n) ||
-        !group_name_valid(out)) {
+        !lg_group_name_valid(out)) {
         sl_json_fail(call, 400, "ResourceNotFoundException",
                      "The specified resource does not exist: %s", arn);
         return false;

@@ -140,7 +140,7 @@ int lg_append_job(sqlite3 *db, void *arg) {
     return step_done(st);
 }
 
-static bool group_name_ok(const char *s) {
+bool lg_group_name_valid(const char *s) {
     size_t n = strlen(s);
     if (n == 0 || n > 512) return false;
     for (; *s; s++)
@@ -150,7 +150,7 @@ static bool group_name_ok(const char *s) {
     return true;
 }
 
-static bool stream_name_ok(const char *s) {
+bool lg_stream_name_valid(const char *s) {
     size_t n = strlen(s);
     return n > 0 && n <= 512 && !strpbrk(s, ":*");
 }
@@ -208,11 +208,11 @@ static char *utf8_repair(const char *s, size_t n, size_t *out_len) {
 
 int sl_logs_append(sl_logs *l, const char *group, const char *stream, bool create_group,
                    const sl_log_line *lines, size_t n, char *err, size_t errlen) {
-    if (!group_name_ok(group)) {
+    if (!lg_group_name_valid(group)) {
         snprintf(err, errlen, "invalid log group name '%s'", group);
         return -1;
     }
-    if (!stream_name_ok(stream)) {
+    if (!lg_stream_name_valid(stream)) {
         snprintf(err, errlen, "invalid log stream name '%s'", stream);
         return -1;
     }

@@ -75,6 +75,10 @@ int64_t lg_sweep(sl_logs *l, int64_t now_ms, int batch);
 /* The earliest timestamp a group's retention keeps at now_ms (INT64_MIN: no retention). */
 int64_t lg_retention_cutoff(int retention_days, int64_t now_ms);
 bool lg_retention_valid(int64_t days);
+/* Names as CloudWatch Logs accepts them: a group is 1-512 of [.\-_/#A-Za-z0-9], a stream 1-512
+ * characters without ':' or '*'. */
+bool lg_group_name_valid(const char *s);
+bool lg_stream_name_valid(const char *s);
 
 /* ---- query.c ---- */
 
