@@ -31,6 +31,7 @@
 #include <time.h>
 
 #define BENCH_PROG "s3load"
+#include "bench_curl.h"
 #include "bench_util.h"
 
 #define MAX_CONC      256
@@ -162,13 +163,7 @@ static size_t write_sink(char *data, size_t size, size_t nmemb, void *userp) {
 
 static void slot_common(slot *s, const load_opts *o, const char *payload_hash) {
     CURL *e = s->easy;
-    curl_easy_setopt(e, CURLOPT_URL, s->url);
-    char sigv4[128];
-    snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", o->region);
-    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4);
-    curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    bench_curl_sigv4(e, s->url, o->region, "s3", o->userpwd);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_sink);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, s);

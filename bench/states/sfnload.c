@@ -42,6 +42,7 @@
 #include <time.h>
 
 #define BENCH_PROG "sfnload"
+#include "../bench_curl.h"
 #include "../bench_util.h"
 
 #define MAX_CONC     256
@@ -58,8 +59,7 @@ typedef struct {
 typedef struct {
     CURL *easy;
     struct curl_slist *headers;
-    char *body;
-    size_t len, cap;
+    bench_body resp;
     double started;
 } slot;
 
@@ -71,20 +71,6 @@ static char *json_file_compact(const char *path) {
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(v);
     return s;
-}
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *userp) {
-    slot *s = userp;
-    size_t n = size * nmemb;
-    if (s->len + n + 1 > s->cap) {
-        s->cap = (s->len + n + 1) * 2;
-        s->body = realloc(s->body, s->cap);
-        if (!s->body) die("out of memory");
-    }
-    memcpy(s->body + s->len, data, n);
-    s->len += n;
-    s->body[s->len] = 0;
-    return n;
 }
 
 static slot *slots_new(unsigned n) {
@@ -99,34 +85,16 @@ static void slots_free(slot *s, unsigned n) {
     for (unsigned i = 0; i < n; i++) {
         curl_easy_cleanup(s[i].easy);
         curl_slist_free_all(s[i].headers);
-        free(s[i].body);
+        free(s[i].resp.data);
     }
     free(s);
 }
 
 /* Sets up one JSON 1.0 call; the request body must outlive the transfer. */
 static void setup_call(slot *s, const opts *o, const char *op, const char *request) {
-    CURL *e = s->easy;
-    char url[1024], sigv4[128], target[128];
-    snprintf(url, sizeof url, "%s/", o->endpoint);
-    snprintf(sigv4, sizeof sigv4, "aws:amz:%s:states", o->region);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4);
-    curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, request);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(request));
-    curl_slist_free_all(s->headers);
-    s->headers = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.0");
-    snprintf(target, sizeof target, "X-Amz-Target: AWSStepFunctions.%s", op);
-    s->headers = curl_slist_append(s->headers, target);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-    s->len = 0;
-    if (s->body) s->body[0] = 0;
+    bench_curl_json_call(s->easy, &s->headers, &s->resp, o->endpoint, o->region, "states",
+                         o->userpwd, "application/x-amz-json-1.0", "AWSStepFunctions", op, request);
+    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
 }
 
 /* One call, blocking; returns the HTTP status (0 on a transport error) and the body in s. */
@@ -153,14 +121,14 @@ static int mode_create(const opts *o) {
     slot *s = slots_new(1);
     long status = call_once(s, o, "CreateStateMachine", text);
     int rc = 1;
-    json_t *out = status == 200 ? json_loads(s->body, 0, NULL) : NULL;
+    json_t *out = status == 200 ? json_loads(s->resp.data, 0, NULL) : NULL;
     const char *arn = json_string_value(json_object_get(out, "stateMachineArn"));
     if (arn) {
         printf("%s\n", arn);
         rc = 0;
     } else {
         fprintf(stderr, "sfnload: CreateStateMachine: HTTP %ld: %s\n", status,
-                s->body ? s->body : "");
+                s->resp.data ? s->resp.data : "");
     }
     json_decref(out);
     slots_free(s, 1);
@@ -173,9 +141,9 @@ static int mode_create(const opts *o) {
 /* ---- sync: a closed loop of StartSyncExecution ---- */
 
 static bool sync_ok(const slot *s, long status) {
-    return status == 200 && s->body &&
-           (strstr(s->body, "\"status\":\"SUCCEEDED\"") ||
-            strstr(s->body, "\"status\": \"SUCCEEDED\""));
+    return status == 200 && s->resp.data &&
+           (strstr(s->resp.data, "\"status\":\"SUCCEEDED\"") ||
+            strstr(s->resp.data, "\"status\": \"SUCCEEDED\""));
 }
 
 static int mode_sync(const opts *o) {
@@ -189,8 +157,8 @@ static int mode_sync(const opts *o) {
     slot *one = slots_new(1);
     long status = call_once(one, o, "StartSyncExecution", request);
     if (!sync_ok(one, status))
-        die("StartSyncExecution: HTTP %ld: %.400s", status, one->body ? one->body : "");
-    json_t *ans = json_loads(one->body, 0, NULL);
+        die("StartSyncExecution: HTTP %ld: %.400s", status, one->resp.data ? one->resp.data : "");
+    json_t *ans = json_loads(one->resp.data, 0, NULL);
     const char *out = json_string_value(json_object_get(ans, "output"));
     if (out) printf("OUTPUT %s\n", out);
     json_decref(ans);
@@ -241,7 +209,7 @@ static int mode_sync(const opts *o) {
                 errors++;
                 if (shown++ < ERRORS_SHOWN)
                     fprintf(stderr, "error: StartSyncExecution: %s HTTP %ld: %.300s\n",
-                            curl_easy_strerror(rc), st, s->body ? s->body : "");
+                            curl_easy_strerror(rc), st, s->resp.data ? s->resp.data : "");
             }
             active--;
             free_list[nfree++] = s;
@@ -277,7 +245,7 @@ static int64_t first_entered_ms(slot *s, const opts *o, const char *exec_arn) {
     long status = call_once(s, o, "GetExecutionHistory", text);
     free(text);
     if (status != 200) return -1;
-    json_t *out = json_loads(s->body, 0, NULL);
+    json_t *out = json_loads(s->resp.data, 0, NULL);
     json_t *events = json_object_get(out, "events"), *ev;
     size_t i;
     int64_t ts = -1;
@@ -308,12 +276,12 @@ static int mode_start(const opts *o) {
         long status = call_once(s, o, "StartExecution", text);
         int64_t t1 = wall_us();
         free(text);
-        json_t *out = status == 200 ? json_loads(s->body, 0, NULL) : NULL;
+        json_t *out = status == 200 ? json_loads(s->resp.data, 0, NULL) : NULL;
         const char *arn = json_string_value(json_object_get(out, "executionArn"));
         if (!arn) {
             if (errors++ < ERRORS_SHOWN)
                 fprintf(stderr, "error: StartExecution: HTTP %ld: %.300s\n", status,
-                        s->body ? s->body : "");
+                        s->resp.data ? s->resp.data : "");
             json_decref(out);
             continue;
         }

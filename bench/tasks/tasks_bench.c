@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #define BENCH_PROG "tasks_bench"
+#include "../bench_curl.h"
 #include "../bench_util.h"
 
 #include "tasks/container.h"
@@ -213,57 +214,26 @@ static int mode_supervisor(const opts *o) {
 typedef struct {
     CURL *easy;
     struct curl_slist *headers;
-    char *body;
-    size_t len, cap;
+    bench_body resp;
 } conn;
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *userp) {
-    conn *s = userp;
-    size_t n = size * nmemb;
-    if (s->len + n + 1 > s->cap) {
-        s->cap = (s->len + n + 1) * 2;
-        s->body = realloc(s->body, s->cap);
-        if (!s->body) die("out of memory");
-    }
-    memcpy(s->body + s->len, data, n);
-    s->len += n;
-    s->body[s->len] = 0;
-    return n;
-}
 
 /* One ECS call; returns the parsed answer of a 200, dies otherwise. */
 static json_t *ecs_call(conn *s, const opts *o, const char *op, json_t *request) {
-    char url[1024], sigv4[128], target[160];
     char *req = json_dumps(request, JSON_COMPACT);
     json_decref(request);
     if (!s->easy && !(s->easy = curl_easy_init())) die("curl_easy_init failed");
     CURL *e = s->easy;
-    snprintf(url, sizeof url, "%s/", o->endpoint);
-    snprintf(sigv4, sizeof sigv4, "aws:amz:%s:ecs", o->region);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4);
-    curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, req);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req));
-    curl_slist_free_all(s->headers);
-    s->headers = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.1");
-    snprintf(target, sizeof target, "X-Amz-Target: AmazonEC2ContainerServiceV20141113.%s", op);
-    s->headers = curl_slist_append(s->headers, target);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-    s->len = 0;
-    if (s->body) s->body[0] = 0;
+    bench_curl_json_call(e, &s->headers, &s->resp, o->endpoint, o->region, "ecs", o->userpwd,
+                         "application/x-amz-json-1.1", "AmazonEC2ContainerServiceV20141113", op,
+                         req);
     CURLcode rc = curl_easy_perform(e);
     free(req);
     if (rc != CURLE_OK) die("%s: %s", op, curl_easy_strerror(rc));
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200) die("%s: HTTP %ld: %.300s", op, status, s->body ? s->body : "");
+    if (status != 200) die("%s: HTTP %ld: %.300s", op, status, s->resp.data ? s->resp.data : "");
     json_error_t je;
-    json_t *v = json_loads(s->body, 0, &je);
+    json_t *v = json_loads(s->resp.data, 0, &je);
     if (!v) die("%s: %s", op, je.text);
     return v;
 }
@@ -287,7 +257,7 @@ static void run_tasks(conn *s, const opts *o, unsigned count, char **arns, unsig
                                    "launchType", "FARGATE"));
     json_t *tasks = json_object_get(r, "tasks"), *t;
     size_t i;
-    if (json_array_size(json_object_get(r, "failures"))) die("RunTask failures: %s", s->body);
+    if (json_array_size(json_object_get(r, "failures"))) die("RunTask failures: %s", s->resp.data);
     json_array_foreach(tasks, i, t) arns[(*n)++] =
         strdup(json_string_value(json_object_get(t, "taskArn")));
     json_decref(r);
