@@ -1134,6 +1134,21 @@ static json_t *merged_auth(const json_t *stored, const json_t *given, bool type_
     return auth;
 }
 
+/* Stores a changed connection (spec is consumed) and answers its summary, with answer_state
+ * as the state when given; a connection left AUTHORIZING is authorized next. */
+static void save_and_reply(sl_events *ev, sl_json_call *call, const char *name, json_t *spec,
+                           int64_t created, int64_t modified, const char *answer_state) {
+    int rc = save_connection(ev, name, spec, &modified);
+    if (rc != 0) {
+        json_decref(spec);
+        return rc == 1 ? connection_not_found(call, name) : internal(call);
+    }
+    if (!strcmp(connection_state(spec), "AUTHORIZING")) ev_oauth_request_authorization(ev);
+    json_t *out = connection_summary(spec, created, modified, answer_state);
+    json_decref(spec);
+    sl_json_reply(call, out);
+}
+
 static void op_update_connection(void *svc, sl_json_call *call, json_t *in) {
     sl_events *ev = svc;
     const char *name = sl_json_str_req(call, in, "Name");
@@ -1167,15 +1182,7 @@ static void op_update_connection(void *svc, sl_json_call *call, json_t *in) {
     if (json_object_get(in, "Description"))
         json_object_set(spec, "Description", json_object_get(in, "Description"));
     set_initial_state(spec, type, sl_now_ms());
-    int rc = save_connection(ev, name, spec, &modified);
-    if (rc != 0) {
-        json_decref(spec);
-        return rc == 1 ? connection_not_found(call, name) : internal(call);
-    }
-    if (!strcmp(connection_state(spec), "AUTHORIZING")) ev_oauth_request_authorization(ev);
-    json_t *out = connection_summary(spec, created, modified, NULL);
-    json_decref(spec);
-    sl_json_reply(call, out);
+    save_and_reply(ev, call, name, spec, created, modified, NULL);
 }
 
 /* DeauthorizeConnection removes the connection's credentials (API key value, password, client
@@ -1195,15 +1202,8 @@ static void op_deauthorize_connection(void *svc, sl_json_call *call, json_t *in)
                     "ClientSecret");
     json_object_set_new(spec, "ConnectionState", json_string("DEAUTHORIZED"));
     json_object_del(spec, "StateReason");
-    int rc = save_connection(ev, name, spec, &modified);
-    if (rc != 0) {
-        json_decref(spec);
-        return rc == 1 ? connection_not_found(call, name) : internal(call);
-    }
     /* DEAUTHORIZING as AWS answers while it removes the secret; here that is already done. */
-    json_t *out = connection_summary(spec, created, modified, "DEAUTHORIZING");
-    json_decref(spec);
-    sl_json_reply(call, out);
+    save_and_reply(ev, call, name, spec, created, modified, "DEAUTHORIZING");
 }
 
 static void delete_named(sl_events *ev, sl_json_call *call, json_t *in, const char *table,
