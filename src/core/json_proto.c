@@ -50,6 +50,28 @@ void sl_json_wait(sl_json_call *call, void (*then)(sl_json_call *call)) {
 
 void sl_json_wake(sl_json_call *call) { sl_req_resume(call->req); }
 
+json_t *sl_json_recase(const json_t *v, bool upper) {
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) { json_array_append_new(a, sl_json_recase(x, upper)); }
+        return a;
+    }
+    if (!json_is_object(v)) return json_deep_copy(v);
+    json_t *o = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) {
+        char name[256];
+        snprintf(name, sizeof name, "%s", k);
+        if (upper && name[0] >= 'a' && name[0] <= 'z') name[0] = (char)(name[0] - 'a' + 'A');
+        if (!upper && name[0] >= 'A' && name[0] <= 'Z') name[0] = (char)(name[0] - 'A' + 'a');
+        json_object_set_new(o, name, sl_json_recase(x, upper));
+    }
+    return o;
+}
+
 const char *sl_json_str(json_t *in, const char *field) {
     return json_string_value(json_object_get(in, field));
 }

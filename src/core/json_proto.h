@@ -59,4 +59,9 @@ const char *sl_json_str(json_t *in, const char *field);
 const char *sl_json_str_req(sl_json_call *call, json_t *in, const char *field);
 bool sl_json_type_ok(sl_json_call *call, json_t *in, const char *field, json_type type);
 
+/* A deep copy of v with the first letter of every object key upper-cased (upper) or
+ * lower-cased: the same shapes cross between APIs that spell them PascalCase (EventBridge's
+ * EcsParameters, Step Functions' ecs:runTask) and camelCase (ECS). */
+json_t *sl_json_recase(const json_t *v, bool upper);
+
 #endif

@@ -795,34 +795,35 @@ static bool http_params_ok(sl_json_call *call, const json_t *p, const char *wher
 }
 
 /* Checks AuthParameters for the authorization type, after answering the error when not. */
+/* An API key or Basic pair: both members present, each fit to travel in a header. */
+static bool credential_pair_ok(sl_json_call *call, json_t *auth, const char *group,
+                               const char *first, const char *second) {
+    json_t *g = json_object_get(auth, group);
+    if (!sl_json_str(g, first) || !sl_json_str(g, second)) {
+        sl_json_fail(call, 400, "ValidationException", "%s needs %s and %s.", group, first, second);
+        return false;
+    }
+    const char *members[2] = {first, second};
+    for (int i = 0; i < 2; i++) {
+        /* the path as AWS's validation messages spell it: authParameters.basicAuthParameters... */
+        char where[160];
+        snprintf(where, sizeof where, "authParameters.%c%s.%c%s", (char)(group[0] - 'A' + 'a'),
+                 group + 1, (char)(members[i][0] - 'A' + 'a'), members[i] + 1);
+        if (!header_param_ok(call, sl_json_str(g, members[i]), where)) return false;
+    }
+    return true;
+}
+
 static bool auth_ok(sl_json_call *call, const char *type, json_t *auth) {
     if (!json_is_object(auth)) {
         sl_json_fail(call, 400, "ValidationException", "AuthParameters must be provided.");
         return false;
     }
     if (!strcmp(type, "API_KEY")) {
-        json_t *k = json_object_get(auth, "ApiKeyAuthParameters");
-        if (!sl_json_str(k, "ApiKeyName") || !sl_json_str(k, "ApiKeyValue")) {
-            sl_json_fail(call, 400, "ValidationException",
-                         "ApiKeyAuthParameters needs ApiKeyName and ApiKeyValue.");
-            return false;
-        }
-        if (!header_param_ok(call, sl_json_str(k, "ApiKeyName"),
-                             "authParameters.apiKeyAuthParameters.apiKeyName") ||
-            !header_param_ok(call, sl_json_str(k, "ApiKeyValue"),
-                             "authParameters.apiKeyAuthParameters.apiKeyValue"))
+        if (!credential_pair_ok(call, auth, "ApiKeyAuthParameters", "ApiKeyName", "ApiKeyValue"))
             return false;
     } else if (!strcmp(type, "BASIC")) {
-        json_t *b = json_object_get(auth, "BasicAuthParameters");
-        if (!sl_json_str(b, "Username") || !sl_json_str(b, "Password")) {
-            sl_json_fail(call, 400, "ValidationException",
-                         "BasicAuthParameters needs Username and Password.");
-            return false;
-        }
-        if (!header_param_ok(call, sl_json_str(b, "Username"),
-                             "authParameters.basicAuthParameters.username") ||
-            !header_param_ok(call, sl_json_str(b, "Password"),
-                             "authParameters.basicAuthParameters.password"))
+        if (!credential_pair_ok(call, auth, "BasicAuthParameters", "Username", "Password"))
             return false;
     } else {
         json_t *o = json_object_get(auth, "OAuthParameters");

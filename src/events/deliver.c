@@ -317,28 +317,6 @@ static int call_api_destination(sl_events *ev, const json_t *target, const char 
     return rc;
 }
 
-/* EcsParameters' PascalCase names to the ECS API's camelCase, recursively. */
-static json_t *camel(const json_t *v) {
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) { json_array_append_new(a, camel(x)); }
-        return a;
-    }
-    if (!json_is_object(v)) return json_deep_copy(v);
-    json_t *o = json_object();
-    const char *k;
-    json_t *x;
-    json_object_foreach((json_t *)v, k, x) {
-        char name[128];
-        snprintf(name, sizeof name, "%s", k);
-        if (name[0] >= 'A' && name[0] <= 'Z') name[0] = (char)(name[0] - 'A' + 'a');
-        json_object_set_new(o, name, camel(x));
-    }
-    return o;
-}
-
 /* RunTask in the target's cluster with its EcsParameters; a transformed input that is an
  * overrides document ({"containerOverrides": [...]}) becomes the task's overrides. */
 static int run_ecs_task(sl_events *ev, const json_t *target, const char *body, bool *retryable,
@@ -363,8 +341,9 @@ static int run_ecs_task(sl_events *ev, const json_t *target, const char *body, b
     if ((v = json_object_get(p, "Group"))) json_object_set(req, "group", v);
     if ((v = json_object_get(p, "PlatformVersion"))) json_object_set(req, "platformVersion", v);
     if ((v = json_object_get(p, "NetworkConfiguration")))
-        json_object_set_new(req, "networkConfiguration", camel(v));
-    if ((v = json_object_get(p, "Tags"))) json_object_set_new(req, "tags", camel(v));
+        json_object_set_new(req, "networkConfiguration", sl_json_recase(v, false));
+    if ((v = json_object_get(p, "Tags")))
+        json_object_set_new(req, "tags", sl_json_recase(v, false));
     json_object_set_new(req, "startedBy", json_string("events-rule"));
     json_t *input = body ? json_loads(body, 0, NULL) : NULL;
     if (json_is_object(input) &&

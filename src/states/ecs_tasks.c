@@ -11,28 +11,6 @@
 #include "states/states_internal.h"
 #include "tasks/tasks.h"
 
-static json_t *recase(const json_t *v, bool upper) {
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) { json_array_append_new(a, recase(x, upper)); }
-        return a;
-    }
-    if (!json_is_object(v)) return json_deep_copy(v);
-    json_t *o = json_object();
-    const char *k;
-    json_t *x;
-    json_object_foreach((json_t *)v, k, x) {
-        char name[256];
-        snprintf(name, sizeof name, "%s", k);
-        if (upper && name[0] >= 'a' && name[0] <= 'z') name[0] = (char)(name[0] - 'a' + 'A');
-        if (!upper && name[0] >= 'A' && name[0] <= 'Z') name[0] = (char)(name[0] - 'A' + 'a');
-        json_object_set_new(o, name, recase(x, upper));
-    }
-    return o;
-}
-
 static void post(sl_states *s, const char *token, sfn_msg *m) {
     char arn[512];
     if (!sfn_token_parse(token, arn, sizeof arn, &m->run, &m->seq)) {
@@ -65,7 +43,7 @@ static void stopped(void *ctx, json_t *task) {
         json_t *code = json_object_get(c, "exitCode");
         if (!code || json_integer_value(code) != 0) ok = false;
     }
-    json_t *out = recase(task, true);
+    json_t *out = sl_json_recase(task, true);
     if (ok) {
         sfn_msg *m = sl_xcalloc(1, sizeof *m);
         m->kind = MSG_TASK_SUCCEEDED;
@@ -94,7 +72,7 @@ void sfn_ecs_run(sl_states *s, sfn_effect *f) {
         fail(s, f->token, "States.TaskFailed", "ECS is not running in this daemon.");
         return;
     }
-    json_t *req = recase(f->payload, false);
+    json_t *req = sl_json_recase(f->payload, false);
     char code[64], msg[512];
     json_t *out = sl_tasks_run(s->tasks, req, code, sizeof code, msg, sizeof msg);
     json_decref(req);
@@ -107,7 +85,7 @@ void sfn_ecs_run(sl_states *s, sfn_effect *f) {
     json_t *failures = json_object_get(out, "failures");
     json_t *tasks = json_object_get(out, "tasks");
     if (json_array_size(failures) || !json_array_size(tasks)) {
-        json_t *pc = recase(out, true);
+        json_t *pc = sl_json_recase(out, true);
         char *cause = json_dumps(pc, JSON_COMPACT);
         fail(s, f->token, "ECS.AmazonECSException", cause);
         free(cause);
@@ -115,7 +93,7 @@ void sfn_ecs_run(sl_states *s, sfn_effect *f) {
         json_decref(out);
         return;
     }
-    json_t *pc = recase(out, true);
+    json_t *pc = sl_json_recase(out, true);
     const char *task_arn = json_string_value(json_object_get(json_array_get(tasks, 0), "taskArn"));
     sfn_msg *m = sl_xcalloc(1, sizeof *m);
     if (f->task_kind == TASK_ECS_RUN) {

@@ -208,6 +208,20 @@ def aws(*args, check=False, timeout=60, endpoint=None):
     return out
 
 
+def fargate_task_definition(ecs, family, command, image="host", container=None, **extra):
+    """Registers a one-container ("main", essential) FARGATE task definition whose output goes
+    to CloudWatch Logs (group /ecs/<family>, stream prefix "ecs"); container adds to or replaces
+    the container's fields, extra goes to RegisterTaskDefinition. Returns the definition."""
+    c = {"name": "main", "image": image, "command": command, "essential": True,
+         "logConfiguration": {"logDriver": "awslogs", "options": {
+             "awslogs-group": "/ecs/" + family, "awslogs-stream-prefix": "ecs",
+             "awslogs-create-group": "true", "awslogs-region": "us-east-1"}}}
+    c.update(container or {})
+    return ecs.register_task_definition(family=family, containerDefinitions=[c],
+                                        requiresCompatibilities=["FARGATE"], cpu="256",
+                                        memory="512", networkMode="awsvpc", **extra)["taskDefinition"]
+
+
 def aws_json(*args, timeout=60, empty=None, endpoint=None):
     """`aws ARGS` must exit 0; returns its parsed JSON output (empty when it printed none)."""
     out = aws(*args, check=True, timeout=timeout, endpoint=endpoint)

@@ -23,15 +23,8 @@ def family(name):
 
 
 def register(name, command, image="host", **extra):
-    c = {"name": "main", "image": image, "command": command, "essential": True,
-         "logConfiguration": {"logDriver": "awslogs", "options": {
-             "awslogs-group": "/ecs/" + family(name), "awslogs-stream-prefix": "ecs",
-             "awslogs-create-group": "true", "awslogs-region": "us-east-1"}}}
-    c.update(extra.pop("container", {}))
-    return ecs.register_task_definition(family=family(name), containerDefinitions=[c],
-                                        requiresCompatibilities=["FARGATE"], cpu="256",
-                                        memory="512", networkMode="awsvpc",
-                                        **extra)["taskDefinition"]
+    return h.fargate_task_definition(ecs, family(name), command, image, extra.pop("container", {}),
+                                     **extra)
 
 
 def wait_stopped(arn, timeout=30):

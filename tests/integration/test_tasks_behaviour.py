@@ -23,14 +23,7 @@ def family(name):
 
 
 def register(name, command, image="host", **container):
-    c = {"name": "main", "image": image, "command": command, "essential": True,
-         "logConfiguration": {"logDriver": "awslogs", "options": {
-             "awslogs-group": "/ecs/" + family(name), "awslogs-stream-prefix": "ecs",
-             "awslogs-create-group": "true", "awslogs-region": "us-east-1"}}}
-    c.update(container)
-    return ecs.register_task_definition(family=family(name), containerDefinitions=[c],
-                                        requiresCompatibilities=["FARGATE"], cpu="256",
-                                        memory="512", networkMode="awsvpc")["taskDefinition"]
+    return h.fargate_task_definition(ecs, family(name), command, image, container)
 
 
 def run(td, count=1, **kw):
