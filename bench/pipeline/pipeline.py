@@ -6,10 +6,14 @@ output/<key>) -> output object.
 
 Usage: pipeline.py ENDPOINT PUTOUT_BIN   (run by bench/pipeline/run, which starts the daemon)
 
-Observation without polling: two extra rules send, through one API destination, to a local HTTP
-receiver (a) every `ECS Task State Change` with lastStatus RUNNING (the task's startedAt and its
-KEY override) and (b) every S3 `Object Created` under output/ (the bucket also sends S3 events to
-EventBridge for that; the recipe's rule only matches CloudTrail events, so nothing loops).
+Observation: by default from the daemon's own records, so that the bench measures the pipeline
+and nothing else: DescribeTasks gives each task's createdAt/startedAt and its KEY override,
+ListObjectsV2 each output's LastModified (daemon clock, ms). With PIPE_OBSERVE=1 two extra rules
+also send, through one API destination, to a local HTTP receiver (a) every `ECS Task State
+Change` with lastStatus RUNNING and (b) every S3 `Object Created` under output/ (the bucket then
+sends S3 events to EventBridge; the recipe's rule only matches CloudTrail events, so nothing
+loops): the "received" figures. That path costs the daemon an ECS state-change event and two
+deliveries per pipeline and the Python receiver a request each, on the same two cores.
 Uploads are signed here by hand (SigV4, http.client, keep-alive): boto3 spends milliseconds of CPU per
 PUT, which on two cores would be the bench's own bottleneck at 300/s. Output objects are also
 checked by LastModified (daemon clock), since event delivery lags in an overload.
@@ -40,6 +44,7 @@ LAT_RATE = float(os.environ.get("PIPE_LAT_RATE", "20"))
 RATE = float(os.environ.get("PIPE_RATE", "300"))
 SECS = float(os.environ.get("PIPE_SECS", "5"))
 DRAIN = float(os.environ.get("PIPE_DRAIN_SECS", "400"))
+OBSERVE = os.environ.get("PIPE_OBSERVE", "") not in ("", "0")
 REGION, AK, SK = "us-east-1", "test", "test"
 HOST = urllib.parse.urlparse(EP).netloc
 
@@ -170,19 +175,82 @@ def paced(bucket, keys, rate, threads):
     return start, time.time(), lag
 
 
-def wait_done(keys, secs):
+def list_outputs(s3, bucket, prefix=""):
+    """input key -> output LastModified (epoch s, the daemon's clock) for output/<prefix>*."""
+    objs, tok = {}, None
+    while True:
+        a = dict(Bucket=bucket, Prefix="output/" + prefix, MaxKeys=1000)
+        if tok:
+            a["ContinuationToken"] = tok
+        r = s3.list_objects_v2(**a)
+        objs.update((o["Key"][len("output/"):], o["LastModified"].timestamp()) for o in r.get("Contents", []))
+        tok = r.get("NextContinuationToken")
+        if not tok:
+            return objs
+
+
+def wait_done(s3, bucket, keys, prefix, secs, busy=None):
+    """Until every sent key has its output (events received with PIPE_OBSERVE, else listed).
+    Listing outputs costs the daemon and botocore real CPU on the cores being measured, so while
+    busy() says tasks are still running the outputs are not listed (one cheap call a second)."""
     end = time.time() + secs
     while time.time() < end:
+        if OBSERVE:
+            with lock:
+                if all(k in outputs for k in keys if k in sent):
+                    return True
+            time.sleep(0.05)
+            continue
+        if busy and busy():
+            time.sleep(1)
+            continue
+        objs = list_outputs(s3, bucket, prefix)
         with lock:
-            if all(k in outputs for k in keys if k in sent):
+            if all(k in objs for k in keys if k in sent):
                 return True
-        time.sleep(0.05)
+        time.sleep(0.25 if not busy else 1)
     return False
+
+
+def tasks_by_key(ecs, cluster):
+    """KEY override -> [task], over every task of the cluster (RUNNING and STOPPED)."""
+    arns = []
+    for status in ("RUNNING", "STOPPED"):
+        tok = None
+        while True:
+            a = dict(cluster=cluster, desiredStatus=status, maxResults=100)
+            if tok:
+                a["nextToken"] = tok
+            r = ecs.list_tasks(**a)
+            arns += r["taskArns"]
+            tok = r.get("nextToken")
+            if not tok:
+                break
+    per_key = {}
+    for i in range(0, len(arns), 100):
+        for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])["tasks"]:
+            key = None
+            for co in t.get("overrides", {}).get("containerOverrides", []):
+                for e in co.get("environment", []):
+                    if e["name"] == "KEY":
+                        key = e["value"]
+            per_key.setdefault(key, []).append(t)
+    return per_key, len(arns)
 
 
 def pct(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def proc_cpu(pid):
+    """(own, reaped children's) CPU seconds of a process, from /proc (None when unknown)."""
+    try:
+        f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    return (int(f[11]) + int(f[12])) / hz, (int(f[13]) + int(f[14])) / hz
 
 
 def loadavg():
@@ -231,52 +299,73 @@ def main():
     r = ev.put_targets(Rule="AWSCookbookRule", Targets=json.loads(tpl))
     assert r["FailedEntryCount"] == 0, r
 
-    # ---- observation: RUNNING state changes and output objects to the receiver ----
-    s3.put_bucket_notification_configuration(Bucket=bucket,
-                                             NotificationConfiguration={"EventBridgeConfiguration": {}})
-    conn = ev.create_connection(Name="bench", AuthorizationType="API_KEY",
-                                AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})
-    dest = ev.create_api_destination(Name="bench", ConnectionArn=conn["ConnectionArn"], HttpMethod="POST",
-                                     InvocationEndpoint=hook)["ApiDestinationArn"]
-    ev.put_rule(Name="bench-running", EventPattern=json.dumps({
-        "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": {"lastStatus": ["RUNNING"]}}))
-    ev.put_targets(Rule="bench-running", Targets=[{"Id": "r", "Arn": dest, "InputPath": "$.detail"}])
-    ev.put_rule(Name="bench-output", EventPattern=json.dumps({
-        "source": ["aws.s3"], "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "output/"}]}}}))
-    ev.put_targets(Rule="bench-output", Targets=[{"Id": "o", "Arn": dest, "InputPath": "$.detail.object"}])
+    # ---- observation (PIPE_OBSERVE=1): RUNNING state changes and outputs to the receiver ----
+    if OBSERVE:
+        s3.put_bucket_notification_configuration(Bucket=bucket,
+                                                 NotificationConfiguration={"EventBridgeConfiguration": {}})
+        conn = ev.create_connection(Name="bench", AuthorizationType="API_KEY", AuthParameters={
+            "ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})
+        dest = ev.create_api_destination(Name="bench", ConnectionArn=conn["ConnectionArn"], HttpMethod="POST",
+                                         InvocationEndpoint=hook)["ApiDestinationArn"]
+        ev.put_rule(Name="bench-running", EventPattern=json.dumps({
+            "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+            "detail": {"lastStatus": ["RUNNING"]}}))
+        ev.put_targets(Rule="bench-running", Targets=[{"Id": "r", "Arn": dest, "InputPath": "$.detail"}])
+        ev.put_rule(Name="bench-output", EventPattern=json.dumps({
+            "source": ["aws.s3"], "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "output/"}]}}}))
+        ev.put_targets(Rule="bench-output", Targets=[{"Id": "o", "Arn": dest, "InputPath": "$.detail.object"}])
 
     # warm-up: a few pipelines end to end
     warm = ["input/warm/%d" % i for i in range(10)]
     paced(bucket, warm, 10, 1)
-    if not wait_done(warm, 30):
+    if not wait_done(s3, bucket, warm, "input/warm/", 30):
         sys.exit("pipeline: warm-up uploads produced no output in 30 s (is the pipeline broken?)")
 
     out = []
     say = lambda s="": (print(s, flush=True), out.append(s))  # noqa: E731
 
+    def first_task(per_key, k):
+        ts = per_key.get(k) or []
+        return ts[0] if ts else None
+
     # ---- (1) latency ----
     la0 = loadavg()
     lat = ["input/lat/%d" % i for i in range(LAT_N)]
     paced(bucket, lat, LAT_RATE, 2)
-    wait_done(lat, DRAIN)
+    wait_done(s3, bucket, lat, "input/lat/", DRAIN)
+    per_key, _ = tasks_by_key(ecs, cluster)
+    objs = list_outputs(s3, bucket, "input/lat/")
+    created_ms, c2s_ms, run_ms, out_ms, exec_ms, rrecv_ms, orecv_ms = [], [], [], [], [], [], []
     with lock:
-        run_ms = [(running[k][0] - sent[k]) * 1000 for k in lat if k in sent and k in running]
-        rrecv_ms = [(running[k][1] - sent[k]) * 1000 for k in lat if k in sent and k in running]
-        out_ms = [(outputs[k] - sent[k]) * 1000 for k in lat if k in sent and k in outputs]
-        exec_ms = [(outputs[k] - running[k][0]) * 1000 for k in lat if k in outputs and k in running]
-        created_ms = [(running[k][2] - sent[k]) * 1000 for k in lat if k in sent and k in running]
-        c2s_ms = [(running[k][0] - running[k][2]) * 1000 for k in lat if k in running]
-    say("## latency: %d uploads of 1 KiB paced at %g/s (load average %s before, %s after)"
-        % (LAT_N, LAT_RATE, la0, loadavg()))
+        for k in lat:
+            t = first_task(per_key, k)
+            if k not in sent or not t or "startedAt" not in t:
+                continue
+            c, st = t["createdAt"].timestamp(), t["startedAt"].timestamp()
+            created_ms.append((c - sent[k]) * 1000)
+            c2s_ms.append((st - c) * 1000)
+            run_ms.append((st - sent[k]) * 1000)
+            if k in objs:
+                out_ms.append((objs[k] - sent[k]) * 1000)
+                exec_ms.append((objs[k] - st) * 1000)
+            if k in running:
+                rrecv_ms.append((running[k][1] - sent[k]) * 1000)
+            if k in outputs:
+                orecv_ms.append((outputs[k] - sent[k]) * 1000)
+    say("## latency: %d uploads of 1 KiB paced at %g/s (load average %s before, %s after)%s"
+        % (LAT_N, LAT_RATE, la0, loadavg(), "; observation events on" if OBSERVE else ""))
     say("| figure | n | p50 ms | p99 ms | max ms |")
     say("|---|---:|---:|---:|---:|")
-    for name, xs in (("upload sent -> task createdAt (RunTask by the rule's target)", created_ms),
-                     ("task createdAt -> startedAt (the task's process started)", c2s_ms),
-                     ("upload sent -> task startedAt (DescribeTasks/event time, ms resolution)", run_ms),
-                     ("upload sent -> RUNNING event received", rrecv_ms),
-                     ("task startedAt -> output Object Created received", exec_ms),
-                     ("upload sent -> output Object Created received", out_ms)):
+    rows = [("upload sent -> task createdAt (RunTask by the rule's target)", created_ms),
+            ("task createdAt -> startedAt (the task's process started)", c2s_ms),
+            ("upload sent -> task startedAt (DescribeTasks, ms resolution)", run_ms),
+            ("task startedAt -> output written (LastModified)", exec_ms),
+            ("upload sent -> output written (LastModified)", out_ms)]
+    if OBSERVE:
+        rows += [("upload sent -> RUNNING event received", rrecv_ms),
+                 ("upload sent -> output Object Created received", orecv_ms)]
+    for name, xs in rows:
         say("| %s | %d | %.2f | %.2f | %.2f |" % (name, len(xs), pct(xs, .5), pct(xs, .99), max(xs or [0])))
     say("RESULT phase=latency n=%d run_p50=%.2f run_p99=%.2f out_p50=%.2f out_p99=%.2f"
         % (LAT_N, pct(run_ms, .5), pct(run_ms, .99), pct(out_ms, .5), pct(out_ms, .99)))
@@ -285,110 +374,93 @@ def main():
     n = int(RATE * SECS)
     tp = ["input/tp/%d" % i for i in range(n)]
     la0 = loadavg()
+    daemon = os.environ.get("PIPE_DAEMON_PID")
+    d0 = proc_cpu(daemon) if daemon else None
+    cpu0 = os.times()
     t_start, t_sent, lag = paced(bucket, tp, RATE, 8)
-    done = wait_done(tp, DRAIN)
+    cpu_bench = sum(os.times()[:2]) - sum(cpu0[:2])
+    done = wait_done(s3, bucket, tp, "input/tp/", DRAIN, busy=lambda: bool(ecs.list_tasks(
+        cluster=cluster, desiredStatus="RUNNING", maxResults=1)["taskArns"]))
+    d1 = proc_cpu(daemon) if daemon else None
+    cpu_all = sum(os.times()[:2]) - sum(cpu0[:2])
+    per_key, _ = tasks_by_key(ecs, cluster)
+    objs = list_outputs(s3, bucket, "input/tp/")
     with lock:
         ok = [k for k in tp if k in sent]
-        t_last_run = max((running[k][0] for k in ok if k in running), default=float("nan"))
-        t_last_out = max((outputs[k] for k in ok if k in outputs), default=float("nan"))
-        in_window = sum(1 for k in ok if k in outputs and outputs[k] <= t_sent)
-        started = sum(1 for k in ok if k in running)
-        o_ms = [(outputs[k] - sent[k]) * 1000 for k in ok if k in outputs]
-        r_ms = [(running[k][0] - sent[k]) * 1000 for k in ok if k in running]
+        runs = [first_task(per_key, k) for k in ok]
+        t_last_run = max((t["startedAt"].timestamp() for t in runs if t and "startedAt" in t),
+                         default=float("nan"))
+        wr = [objs[k] for k in ok if k in objs]
+        t_last_out = max(wr, default=float("nan"))
+        in_window = sum(1 for x in wr if x <= t_sent)
+        o_ms = [(objs[k] - sent[k]) * 1000 for k in ok if k in objs]
+        r_ms = [(t["startedAt"].timestamp() - sent[k]) * 1000 for k, t in zip(ok, runs) if t and "startedAt" in t]
+    eps = len(wr) / (t_last_out - t_start) if wr else float("nan")
     say()
     say("## throughput: %d uploads offered at %g/s for %gs (load average %s before, %s after)"
         % (n, RATE, SECS, la0, loadavg()))
     say("| figure | value |")
     say("|---|---:|")
     say("| uploads accepted (200) / offered | %d / %d (%d errors) |" % (len(ok), n, len(errors)))
-    say("| upload rate achieved (uploads/s) | %.1f (pacer fell behind by at most %.2f s) |"
-        % (len(ok) / (t_sent - t_start), lag))
-    say("| tasks RUNNING (events received) | %d |" % started)
-    say("| outputs received | %d |" % sum(1 for k in ok if k in outputs))
-    say("| pipelines/s end to end (outputs / (last output - first upload)) | **%.1f** |"
-        % (len(o_ms) / (t_last_out - t_start)))
-    say("| outputs completed within the upload window | %d (%.1f/s) |" % (in_window, in_window / (t_sent - t_start)))
-    say("| drain after the last upload: last RUNNING / last output (s) | %.2f / %.2f |"
+    say("| upload rate achieved (uploads/s) | %.1f (pacer fell behind by at most %.2f s; uploader CPU %.2f s) |"
+        % (len(ok) / (t_sent - t_start), lag, cpu_bench))
+    say("| tasks started | %d |" % sum(1 for t in runs if t and "startedAt" in t))
+    say("| outputs written | %d |" % len(wr))
+    say("| **pipelines/s end to end** (outputs / (last output written - first upload)) | **%.1f** |" % eps)
+    say("| outputs written within the upload window | %d (%.1f/s) |" % (in_window, in_window / (t_sent - t_start)))
+    say("| drain after the last upload: last task started / last output written (s) | %.2f / %.2f |"
         % (t_last_run - t_sent, t_last_out - t_sent))
     say("| upload -> startedAt p50 / p99 (ms) | %.1f / %.1f |" % (pct(r_ms, .5), pct(r_ms, .99)))
-    say("| upload -> output p50 / p99 (ms) | %.1f / %.1f |" % (pct(o_ms, .5), pct(o_ms, .99)))
+    say("| upload -> output written p50 / p99 (ms) | %.1f / %.1f |" % (pct(o_ms, .5), pct(o_ms, .99)))
+    if d0 and d1 and ok:
+        say("| CPU per pipeline (ms): daemon / its tasks / this bench (uploads, then waiting) | %.2f / %.2f / %.2f |"
+            % ((d1[0] - d0[0]) * 1000 / len(ok), (d1[1] - d0[1]) * 1000 / len(ok), cpu_all * 1000 / len(ok)))
+    if OBSERVE:
+        with lock:
+            got = [outputs[k] for k in ok if k in outputs]
+        say("| pipelines/s by output event received | %.1f |"
+            % (len(got) / (max(got) - t_start) if got else float("nan")))
     say("RESULT phase=throughput offered=%d accepted=%d outputs=%d eps=%.1f drain_s=%.2f all_done=%s"
-        % (n, len(ok), len(o_ms), len(o_ms) / (t_last_out - t_start), t_last_out - t_sent, done))
+        % (n, len(ok), len(wr), eps, t_last_out - t_sent, done))
 
     # ---- (3) lost / duplicated, from the daemon's own records ----
     end = time.time() + DRAIN  # let the last tasks reach STOPPED first
     while time.time() < end and ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING",
                                                maxResults=1)["taskArns"]:
         time.sleep(0.2)
-    arns = []
-    for status in ("RUNNING", "STOPPED"):
-        tok = None
-        while True:
-            a = dict(cluster=cluster, desiredStatus=status, maxResults=100)
-            if tok:
-                a["nextToken"] = tok
-            r = ecs.list_tasks(**a)
-            arns += r["taskArns"]
-            tok = r.get("nextToken")
-            if not tok:
-                break
-    per_key, bad_exit, not_stopped = {}, [], 0
-    for i in range(0, len(arns), 100):
-        for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])["tasks"]:
-            key = None
-            for co in t.get("overrides", {}).get("containerOverrides", []):
-                for e in co.get("environment", []):
-                    if e["name"] == "KEY":
-                        key = e["value"]
-            per_key[key] = per_key.get(key, 0) + 1
+    per_key, ntasks = tasks_by_key(ecs, cluster)
+    bad_exit, not_stopped = [], 0
+    for key, ts in per_key.items():
+        for t in ts:
             if t["lastStatus"] != "STOPPED":
                 not_stopped += 1
             elif t["containers"][0].get("exitCode") != 0:
                 bad_exit.append((key, t["containers"][0].get("exitCode"), t.get("stoppedReason")))
-    objs = {}  # key (input/...) -> LastModified, epoch s (the daemon's clock)
-    tok = None
-    while True:
-        a = dict(Bucket=bucket, Prefix="output/", MaxKeys=1000)
-        if tok:
-            a["ContinuationToken"] = tok
-        r = s3.list_objects_v2(**a)
-        objs.update((o["Key"][len("output/"):], o["LastModified"].timestamp()) for o in r.get("Contents", []))
-        tok = r.get("NextContinuationToken")
-        if not tok:
-            break
+    objs = list_outputs(s3, bucket)
     uploaded = [k for k in warm + lat + tp if k in sent]
-    lost_task = [k for k in uploaded if per_key.get(k, 0) == 0]
-    dup_task = [k for k in uploaded if per_key.get(k, 0) > 1]
+    lost_task = [k for k in uploaded if len(per_key.get(k, [])) == 0]
+    dup_task = [k for k in uploaded if len(per_key.get(k, [])) > 1]
     lost_out = [k for k in uploaded if k not in objs]
     say()
     say("## lost / duplicated (ListTasks + DescribeTasks, ListObjectsV2), all %d uploads" % len(uploaded))
     say("| check | count |")
     say("|---|---:|")
-    say("| tasks in the cluster | %d |" % len(arns))
+    say("| tasks in the cluster | %d |" % ntasks)
     say("| uploads with no task (lost) | %d |" % len(lost_task))
     say("| uploads with more than one task (duplicated) | %d |" % len(dup_task))
     say("| uploads with no output object | %d |" % len(lost_out))
     say("| tasks not STOPPED at the end / exit code not 0 | %d / %d |" % (not_stopped, len(bad_exit)))
-    say("| uploads RUNNING in two tasks (state-change events) | %d |" % len(dup_running))
+    if OBSERVE:
+        say("| uploads RUNNING in two tasks (state-change events) | %d |" % len(dup_running))
     say("| upload errors | %d |" % len(errors))
-    for name, ks in (("latency", lat), ("throughput", tp)):
-        xs = [(objs[k] - sent[k]) * 1000 for k in ks if k in objs and k in sent]
-        say("| %s phase: upload -> output LastModified (daemon clock, no delivery), p50 / p99 (ms) | %.1f / %.1f |"
-            % (name, pct(xs, .5), pct(xs, .99)))
-    # The pipeline ends when its output object exists: counted by the objects' own LastModified,
-    # pipelines/s leaves out the observation path (events to the local receiver), which lags.
-    tp_lm = [objs[k] for k in tp if k in objs and k in sent]
-    lm_eps = len(tp_lm) / (max(tp_lm) - t_start) if tp_lm else float("nan")
-    say("| throughput phase: **pipelines/s by output LastModified** (outputs / (last output written - first upload)) | **%.1f** |"
-        % lm_eps)
     for e in errors[:5]:
         say("  upload error: %s" % e)
     for k in (lost_task[:5] + dup_task[:5] + lost_out[:5]):
-        say("  e.g. %s: %d task(s), output %s" % (k, per_key.get(k, 0), "yes" if k in objs else "no"))
+        say("  e.g. %s: %d task(s), output %s" % (k, len(per_key.get(k, [])), "yes" if k in objs else "no"))
     for b in bad_exit[:5]:
         say("  bad exit: %s" % (b,))
     say("RESULT phase=check uploads=%d lost=%d duplicated=%d no_output=%d bad_exit=%d dup_running=%d eps_written=%.1f"
-        % (len(uploaded), len(lost_task), len(dup_task), len(lost_out), len(bad_exit), len(dup_running), lm_eps))
+        % (len(uploaded), len(lost_task), len(dup_task), len(lost_out), len(bad_exit), len(dup_running), eps))
     rf = os.environ.get("PIPE_REPORT")
     if rf:
         with open(rf, "a") as f:

@@ -5,20 +5,109 @@
  * 2xx answer.
  *
  * It stands in for `aws s3 cp` in the task and is kept as light as a process can be, so that the
- * bench measures Sluice's pipeline rather than the task: the AWS CLI spends ~0.5 s starting, and
- * an earlier libcurl version of this program spent most of the bench's CPU in the dynamic loader
- * (libcurl's dozens of libraries). This one is linked statically, talks HTTP/1.1 over one socket
- * and signs with its own SHA-256/HMAC (FIPS 180-4, RFC 2104); the payload hash header S3 requires
- * is UNSIGNED-PAYLOAD. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+ * bench measures Sluice's pipeline rather than the task: the AWS CLI spends ~0.5 s starting; an
+ * earlier libcurl version spent most of the bench's CPU in the dynamic loader, and a static glibc
+ * one still spent ~1 ms of CPU per run in libc's start-up on this virtual machine (CPU feature
+ * probing with CPUID, tunables, TLS, IRELATIVE relocations; docs/performance.md has the figures).
+ * So this one uses no C library at all: its own _start, raw system calls (x86-64
+ * and AArch64 Linux), HTTP/1.1 over one socket, its own SHA-256/HMAC (FIPS 180-4, RFC 2104) and
+ * UTC date. The payload hash header S3 requires is UNSIGNED-PAYLOAD. */
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+/* ---- system calls and the few libc routines the compiler may call ---- */
+
+#if defined(__x86_64__)
+enum { SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_socket = 41, SYS_connect = 42,
+       SYS_clock_gettime = 228, SYS_exit_group = 231 };
+static long sys(long n, long a, long b, long c) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+__asm__(".text\n.global _start\n_start:\n xor %rbp,%rbp\n mov %rsp,%rdi\n and $-16,%rsp\n"
+        " call start_c\n hlt\n");
+#elif defined(__aarch64__)
+enum { SYS_read = 63, SYS_write = 64, SYS_close = 57, SYS_socket = 198, SYS_connect = 203,
+       SYS_clock_gettime = 113, SYS_exit_group = 94 };
+static long sys(long n, long a, long b, long c) {
+    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b,
+                  x2 __asm__("x2") = c;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+    return x0;
+}
+__asm__(".text\n.global _start\n_start:\n mov x0, sp\n bl start_c\n");
+#else
+#error "putout: x86-64 or AArch64 Linux only"
+#endif
+
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+void *memcpy(void *d, const void *s, size_t n) {
+    unsigned char *o = d;
+    const unsigned char *i = s;
+    while (n--) *o++ = *i++;
+    return d;
+}
+void *memmove(void *d, const void *s, size_t n) {
+    unsigned char *o = d;
+    const unsigned char *i = s;
+    if (o < i)
+        while (n--) *o++ = *i++;
+    else
+        while (n--) o[n] = i[n];
+    return d;
+}
+void *memset(void *d, int c, size_t n) {
+    unsigned char *o = d;
+    while (n--) *o++ = (unsigned char)c;
+    return d;
+}
+int memcmp(const void *a, const void *b, size_t n) {
+    const unsigned char *x = a, *y = b;
+    for (; n; n--, x++, y++)
+        if (*x != *y) return *x - *y;
+    return 0;
+}
+static size_t slen(const char *s) {
+    size_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+
+__attribute__((noreturn)) static void quit(int code) {
+    for (;;) sys(SYS_exit_group, code, 0, 0);
+}
+
+/* ---- a bounded string builder: overflow fails the run rather than truncating ---- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sb;
+
+__attribute__((noreturn)) static void fail(int code, const char *what, const char *detail) {
+    const char *parts[] = {"putout: ", what, detail ? ": " : "", detail ? detail : "", "\n"};
+    for (int i = 0; i < 5; i++) sys(SYS_write, 2, (long)parts[i], (long)slen(parts[i]));
+    quit(code);
+}
+
+static void put(sb *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) fail(2, "request too long", NULL);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+static void puts_(sb *b, const char *s) { put(b, s, slen(s)); }
+static void putu(sb *b, unsigned long v, int width) {
+    char t[24];
+    int n = 0;
+    do t[n++] = (char)('0' + v % 10), v /= 10;
+    while (v || n < width);
+    while (n) put(b, &t[--n], 1);
+}
 
 /* ---- SHA-256 ---- */
 
@@ -107,7 +196,7 @@ static void hmac(const void *key, size_t klen, const char *msg, unsigned char ou
     for (int i = 0; i < 64; i++) ipad[i] = k[i] ^ 0x36, opad[i] = k[i] ^ 0x5c;
     sha256_init(&s);
     sha256_add(&s, ipad, 64);
-    sha256_add(&s, msg, strlen(msg));
+    sha256_add(&s, msg, slen(msg));
     sha256_done(&s, inner);
     sha256_init(&s);
     sha256_add(&s, opad, 64);
@@ -116,112 +205,192 @@ static void hmac(const void *key, size_t klen, const char *msg, unsigned char ou
 }
 
 static void hex(const unsigned char *d, size_t n, char *out) {
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) out[2 * i] = digits[d[i] >> 4], out[2 * i + 1] = digits[d[i] & 15];
+    out[2 * n] = 0;
 }
 
 /* ---- the request ---- */
 
+static char **environ_;
+
+static const char *env(const char *name) {
+    size_t n = slen(name);
+    for (char **e = environ_; *e; e++)
+        if (!memcmp(*e, name, n) && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
 static const char *need(const char *name) {
-    const char *v = getenv(name);
-    if (!v || !*v) {
-        fprintf(stderr, "putout: %s is not set\n", name);
-        exit(2);
-    }
+    const char *v = env(name);
+    if (!v || !*v) fail(2, "not set", name);
     return v;
 }
 
-int main(void) {
+/* UTC calendar date of a day count since 1970-01-01 (the proleptic Gregorian civil-from-days
+ * algorithm over 400-year eras). */
+static void civil(long days, long *y, unsigned *m, unsigned *d) {
+    days += 719468;
+    long era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned long doe = (unsigned long)(days - era * 146097);
+    unsigned long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned long mp = (5 * doy + 2) / 153;
+    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (long)yoe + era * 400 + (*m <= 2);
+}
+
+static int parse_endpoint(const char *ep, char host[64], unsigned *port) {
+    const char *pre = "http://";
+    if (memcmp(ep, pre, 7)) return -1;
+    const char *p = ep + 7;
+    size_t n = 0;
+    while ((p[n] >= '0' && p[n] <= '9') || p[n] == '.') {
+        if (n == 63) return -1;
+        host[n] = p[n];
+        n++;
+    }
+    host[n] = 0;
+    if (!n) return -1;
+    *port = 80;
+    if (p[n] == ':') {
+        unsigned v = 0;
+        const char *q = p + n + 1;
+        if (*q < '0' || *q > '9') return -1;
+        while (*q >= '0' && *q <= '9') v = v * 10 + (unsigned)(*q++ - '0');
+        if (v == 0 || v > 65535) return -1;
+        *port = v;
+    }
+    return 0;
+}
+
+static int ipv4(const char *s, unsigned char out[4]) {
+    for (int i = 0; i < 4; i++) {
+        unsigned v = 0, digits = 0;
+        while (*s >= '0' && *s <= '9' && digits < 4) v = v * 10 + (unsigned)(*s++ - '0'), digits++;
+        if (!digits || v > 255) return -1;
+        out[i] = (unsigned char)v;
+        if (i < 3 && *s++ != '.') return -1;
+    }
+    return *s ? -1 : 0;
+}
+
+static int run(void) {
     const char *ep = need("AWS_ENDPOINT_URL"), *bucket = need("BUCKET"), *key = need("KEY");
     const char *ak = need("AWS_ACCESS_KEY_ID"), *sk = need("AWS_SECRET_ACCESS_KEY");
-    const char *region = getenv("AWS_REGION") ? getenv("AWS_REGION") : "us-east-1";
-    const char *token = getenv("AWS_SESSION_TOKEN");
-    char host[256];
-    unsigned port = 80;
-    if (sscanf(ep, "http://%255[0-9.]:%u", host, &port) < 1) {
-        fprintf(stderr, "putout: AWS_ENDPOINT_URL %s is not http://<IPv4>[:port]\n", ep);
-        return 2;
-    }
-    char hosthdr[300], path[1200], body[1100], amzdate[20], day[9];
-    snprintf(hosthdr, sizeof hosthdr, port == 80 ? "%s" : "%s:%u", host, port);
+    const char *region = env("AWS_REGION") ? env("AWS_REGION") : "us-east-1";
+    const char *token = env("AWS_SESSION_TOKEN");
+    char host[64];
+    unsigned port;
+    unsigned char addr[4];
+    if (parse_endpoint(ep, host, &port) || ipv4(host, addr))
+        fail(2, "AWS_ENDPOINT_URL is not http://<IPv4>[:port]", ep);
+
+    char hbuf[96], pbuf[1200], bbuf[1100], dbuf[20];
+    sb hosthdr = {hbuf, 0, sizeof hbuf}, path = {pbuf, 0, sizeof pbuf};
+    sb body = {bbuf, 0, sizeof bbuf}, amzdate = {dbuf, 0, sizeof dbuf};
+    puts_(&hosthdr, host);
+    if (port != 80) puts_(&hosthdr, ":"), putu(&hosthdr, port, 1);
     /* keys here are input/<n>: no characters that need percent-encoding */
-    snprintf(path, sizeof path, "/%s/output/%s", bucket, key);
-    int blen = snprintf(body, sizeof body, "done %s\n", key);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(amzdate, sizeof amzdate, "%Y%m%dT%H%M%SZ", &tm);
-    memcpy(day, amzdate, 8);
+    puts_(&path, "/"), puts_(&path, bucket), puts_(&path, "/output/"), puts_(&path, key);
+    puts_(&body, "done "), puts_(&body, key), puts_(&body, "\n");
+
+    struct {
+        long sec, nsec;
+    } now;
+    if (sys(SYS_clock_gettime, 0 /* CLOCK_REALTIME */, (long)&now, 0) != 0) fail(1, "clock", "");
+    long y;
+    unsigned mo, d;
+    civil(now.sec / 86400, &y, &mo, &d);
+    long sod = now.sec % 86400;
+    putu(&amzdate, (unsigned long)y, 4), putu(&amzdate, mo, 2), putu(&amzdate, d, 2);
+    puts_(&amzdate, "T");
+    putu(&amzdate, (unsigned long)(sod / 3600), 2), putu(&amzdate, (unsigned long)(sod / 60 % 60), 2);
+    putu(&amzdate, (unsigned long)(sod % 60), 2), puts_(&amzdate, "Z");
+    char day[9];
+    memcpy(day, dbuf, 8);
     day[8] = 0;
 
-    char tokhdr[1300] = "", canon[4096], scope[128], sts[512], sig_hex[65], req_hash_hex[65];
-    if (token && *token) snprintf(tokhdr, sizeof tokhdr, "x-amz-security-token:%s\n", token);
-    const char *signed_headers = tokhdr[0]
+    int has_token = token && *token;
+    const char *signed_headers = has_token
                                      ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
                                      : "host;x-amz-content-sha256;x-amz-date";
-    snprintf(canon, sizeof canon,
-             "PUT\n%s\n\nhost:%s\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:%s\n%s\n%s\n"
-             "UNSIGNED-PAYLOAD",
-             path, hosthdr, amzdate, tokhdr, signed_headers);
-    unsigned char d[32];
+    char cbuf[4096], scbuf[128], stbuf[512], k0buf[300];
+    sb canon = {cbuf, 0, sizeof cbuf}, scope = {scbuf, 0, sizeof scbuf};
+    sb sts = {stbuf, 0, sizeof stbuf}, k0 = {k0buf, 0, sizeof k0buf};
+    puts_(&canon, "PUT\n"), puts_(&canon, pbuf), puts_(&canon, "\n\nhost:"), puts_(&canon, hbuf);
+    puts_(&canon, "\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:"), puts_(&canon, dbuf);
+    puts_(&canon, "\n");
+    if (has_token) puts_(&canon, "x-amz-security-token:"), puts_(&canon, token), puts_(&canon, "\n");
+    puts_(&canon, "\n"), puts_(&canon, signed_headers), puts_(&canon, "\nUNSIGNED-PAYLOAD");
+    unsigned char dg[32];
+    char req_hash_hex[65], sig_hex[65];
     sha256 s;
     sha256_init(&s);
-    sha256_add(&s, canon, strlen(canon));
-    sha256_done(&s, d);
-    hex(d, 32, req_hash_hex);
-    snprintf(scope, sizeof scope, "%s/%s/s3/aws4_request", day, region);
-    snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amzdate, scope, req_hash_hex);
-    char k0[300];
+    sha256_add(&s, cbuf, canon.len);
+    sha256_done(&s, dg);
+    hex(dg, 32, req_hash_hex);
+    puts_(&scope, day), puts_(&scope, "/"), puts_(&scope, region), puts_(&scope, "/s3/aws4_request");
+    puts_(&sts, "AWS4-HMAC-SHA256\n"), puts_(&sts, dbuf), puts_(&sts, "\n"), puts_(&sts, scbuf);
+    puts_(&sts, "\n"), puts_(&sts, req_hash_hex);
+    puts_(&k0, "AWS4"), puts_(&k0, sk);
     unsigned char k1[32], k2[32], k3[32], k4[32];
-    snprintf(k0, sizeof k0, "AWS4%s", sk);
-    hmac(k0, strlen(k0), day, k1);
+    hmac(k0buf, k0.len, day, k1);
     hmac(k1, 32, region, k2);
     hmac(k2, 32, "s3", k3);
     hmac(k3, 32, "aws4_request", k4);
-    hmac(k4, 32, sts, d);
-    hex(d, 32, sig_hex);
+    hmac(k4, 32, stbuf, dg);
+    hex(dg, 32, sig_hex);
 
-    char req[8192];
-    int rlen = snprintf(req, sizeof req,
-                        "PUT %s HTTP/1.1\r\nHost: %s\r\nx-amz-date: %s\r\n"
-                        "x-amz-content-sha256: UNSIGNED-PAYLOAD\r\n%s%s%s"
-                        "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
-                        "Signature=%s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                        "Connection: close\r\n\r\n%s",
-                        path, hosthdr, amzdate, tokhdr[0] ? "x-amz-security-token: " : "",
-                        tokhdr[0] ? token : "", tokhdr[0] ? "\r\n" : "", ak, scope, signed_headers,
-                        sig_hex, blen, body);
-    if (rlen < 0 || rlen >= (int)sizeof req) {
-        fprintf(stderr, "putout: request too long\n");
-        return 2;
-    }
+    char rbuf[8192];
+    sb req = {rbuf, 0, sizeof rbuf};
+    puts_(&req, "PUT "), puts_(&req, pbuf), puts_(&req, " HTTP/1.1\r\nHost: "), puts_(&req, hbuf);
+    puts_(&req, "\r\nx-amz-date: "), puts_(&req, dbuf);
+    puts_(&req, "\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n");
+    if (has_token) puts_(&req, "x-amz-security-token: "), puts_(&req, token), puts_(&req, "\r\n");
+    puts_(&req, "Authorization: AWS4-HMAC-SHA256 Credential="), puts_(&req, ak), puts_(&req, "/");
+    puts_(&req, scbuf), puts_(&req, ", SignedHeaders="), puts_(&req, signed_headers);
+    puts_(&req, ", Signature="), puts_(&req, sig_hex);
+    puts_(&req, "\r\nContent-Type: text/plain\r\nContent-Length: "), putu(&req, body.len, 1);
+    puts_(&req, "\r\nConnection: close\r\n\r\n"), put(&req, bbuf, body.len);
 
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        perror("putout: connect");
-        return 1;
-    }
-    for (int off = 0; off < rlen;) {
-        ssize_t n = write(fd, req + off, (size_t)(rlen - off));
-        if (n <= 0) {
-            perror("putout: write");
-            return 1;
-        }
-        off += (int)n;
+    struct {
+        uint16_t family, port;
+        unsigned char addr[4];
+        unsigned char zero[8];
+    } sa = {2 /* AF_INET */, (uint16_t)(port >> 8 | (port & 255) << 8), {0}, {0}};
+    memcpy(sa.addr, addr, 4);
+    long fd = sys(SYS_socket, 2 /* AF_INET */, 1 | 02000000 /* SOCK_STREAM|SOCK_CLOEXEC */, 0);
+    if (fd < 0 || sys(SYS_connect, fd, (long)&sa, sizeof sa) != 0) fail(1, "connect", hbuf);
+    for (size_t off = 0; off < req.len;) {
+        long n = sys(SYS_write, fd, (long)(rbuf + off), (long)(req.len - off));
+        if (n <= 0) fail(1, "write", hbuf);
+        off += (size_t)n;
     }
     char resp[4096];
     size_t got = 0;
-    for (ssize_t n; got < sizeof resp - 1 && (n = read(fd, resp + got, sizeof resp - 1 - got)) > 0;)
+    for (long n; got < sizeof resp - 1 && (n = sys(SYS_read, fd, (long)(resp + got),
+                                                   (long)(sizeof resp - 1 - got))) > 0;)
         got += (size_t)n;
     resp[got] = 0;
-    close(fd);
-    int status = 0;
-    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1 || status < 200 || status > 299) {
-        char *eol = strstr(resp, "\r\n");
-        if (eol) *eol = 0;
-        fprintf(stderr, "putout: %s%s: %s\n", hosthdr, path, got ? resp : "no answer");
-        return 1;
+    sys(SYS_close, fd, 0, 0);
+    /* "HTTP/1.x NNN ..." */
+    int status = got >= 12 && !memcmp(resp, "HTTP/1.", 7) && resp[8] == ' '
+                     ? (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0')
+                     : 0;
+    if (status < 200 || status > 299) {
+        for (size_t i = 0; i < got; i++)
+            if (resp[i] == '\r') resp[i] = 0;
+        fail(1, pbuf, got ? resp : "no answer");
     }
     return 0;
+}
+
+/* entry from _start: sp -> argc, argv[], NULL, envp[], NULL */
+__attribute__((noreturn, used)) void start_c(long *sp);
+void start_c(long *sp) {
+    long argc = sp[0];
+    environ_ = (char **)(sp + 1 + argc + 1);
+    quit(run());
 }

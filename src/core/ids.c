@@ -9,14 +9,36 @@
 
 #include "core/buf.h"
 
-void sl_random_bytes(void *out, size_t n) {
-    unsigned char *p = out;
+static void fill_random(unsigned char *p, size_t n) {
     while (n) {
         ssize_t r = getrandom(p, n, 0);
         if (r <= 0) continue;
         p += r;
         n -= (size_t)r;
     }
+}
+
+/* Small requests (ids, keys) come from a per-thread buffer of the kernel's random bytes, filled
+ * a few hundred bytes at a time: a pipeline asked for ten UUIDs and keys, each a system call.
+ * Bytes handed out are wiped from the buffer. */
+#define RANDOM_POOL 512
+static __thread unsigned char random_pool[RANDOM_POOL];
+static __thread size_t random_left;
+
+void sl_random_bytes(void *out, size_t n) {
+    unsigned char *p = out;
+    if (n > RANDOM_POOL / 8) {
+        fill_random(p, n);
+        return;
+    }
+    if (random_left < n) {
+        fill_random(random_pool, RANDOM_POOL);
+        random_left = RANDOM_POOL;
+    }
+    unsigned char *src = random_pool + RANDOM_POOL - random_left;
+    memcpy(p, src, n);
+    memset(src, 0, n);
+    random_left -= n;
 }
 
 void sl_id_request(char out[33]) {

@@ -58,6 +58,25 @@ static void free_rates_of(sl_events *ev, const char *bus) {
     }
 }
 
+/* Records which sources a pattern can match: the strings of a top-level "source" list of exact
+ * values; anything else (no "source", an operator, "$or" at the top) can match any source. */
+static void note_sources(bus_matcher *b, const char *pattern) {
+    json_t *p = json_loads(pattern, 0, NULL);
+    json_t *src = json_object_get(p, "source");
+    bool exact = json_is_array(src) && json_array_size(src) > 0 && !json_object_get(p, "$or");
+    size_t i;
+    json_t *v;
+    json_array_foreach(src, i, v) {
+        if (!json_is_string(v)) exact = false;
+    }
+    if (exact) {
+        json_array_foreach(src, i, v) json_array_append(b->sources, v);
+    } else {
+        b->any_source = true;
+    }
+    json_decref(p);
+}
+
 /* Builds the matcher for bus from the store; called with the write lock held. */
 static void load_bus(sl_events *ev, sqlite3 *db, const char *bus) {
     bus_matcher *b = find_bus(ev, bus);
@@ -69,6 +88,9 @@ static void load_bus(sl_events *ev, sqlite3 *db, const char *bus) {
     }
     sl_matcher *m = sl_matcher_new();
     free_rates_of(ev, bus);
+    json_decref(b->sources);
+    b->sources = json_array();
+    b->any_source = false;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(
             db, "SELECT name, pattern, schedule FROM event_rules WHERE bus=?1 AND state='ENABLED'",
@@ -82,6 +104,7 @@ static void load_bus(sl_events *ev, sqlite3 *db, const char *bus) {
             if (pattern && sl_matcher_add(m, name, pattern, strlen(pattern), err, sizeof err) != 0)
                 sl_warn("\"stored rule pattern does not compile\" bus=%s rule=%s detail=\"%s\"",
                         bus, name, err);
+            else if (pattern) note_sources(b, pattern);
             sl_schedule *sched = schedule ? sl_schedule_parse(schedule, err, sizeof err) : NULL;
             if (sched) {
                 rate_rule *r = sl_xcalloc(1, sizeof *r);
@@ -125,6 +148,7 @@ void ev_catalog_free(sl_events *ev) {
     for (bus_matcher *b = ev->matchers, *n; b; b = n) {
         n = b->next;
         sl_matcher_free(b->matcher);
+        json_decref(b->sources);
         free(b->bus);
         free(b);
     }
@@ -147,6 +171,23 @@ size_t ev_catalog_match(sl_events *ev, const char *bus, const json_t *event,
     if (b && b->matcher) n = sl_matcher_match(b->matcher, event, fn, ctx);
     pthread_rwlock_unlock(&ev->lock);
     return n;
+}
+
+bool ev_catalog_may_match_source(sl_events *ev, const char *bus, const char *source) {
+    bool yes = false;
+    pthread_rwlock_rdlock(&ev->lock);
+    bus_matcher *b = find_bus(ev, bus);
+    if (b && b->any_source) yes = true;
+    size_t i;
+    json_t *v;
+    if (b && !yes) json_array_foreach(b->sources, i, v) {
+            if (!strcmp(json_string_value(v), source)) {
+                yes = true;
+                break;
+            }
+        }
+    pthread_rwlock_unlock(&ev->lock);
+    return yes;
 }
 
 bool ev_bus_exists(sl_events *ev, const char *bus) {

@@ -45,15 +45,14 @@ typedef struct {
 } route_ctx;
 
 static void queue_rule_targets(route_ctx *rc, const char *rule) {
-    sqlite3_stmt *st = NULL, *ins = NULL;
-    if (sqlite3_prepare_v2(rc->db, "SELECT spec FROM event_targets WHERE bus=?1 AND rule=?2", -1,
-                           &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(
-            rc->db,
-            "INSERT INTO event_deliveries (bus, rule, target, event, event_ms, next_ms)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            -1, &ins, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
+    static const char
+        sql_targets[] = "SELECT spec FROM event_targets WHERE bus=?1 AND rule=?2",
+        sql_insert[] = "INSERT INTO event_deliveries (bus, rule, target, event, event_ms, next_ms)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    sqlite3_stmt *st = sl_store_cached(rc->db, sql_targets);
+    sqlite3_stmt *ins = st ? sl_store_cached(rc->db, sql_insert) : NULL;
+    if (!ins) {
+        if (st) sqlite3_reset(st);
         rc->failed = true;
         return;
     }
@@ -73,8 +72,8 @@ static void queue_rule_targets(route_ctx *rc, const char *rule) {
         else rc->queued++;
         sl_store_commit_signal();
     }
-    sqlite3_finalize(st);
-    sqlite3_finalize(ins);
+    sqlite3_reset(st);
+    sqlite3_reset(ins);
 }
 
 static void on_rule_match(void *ctx, const char *rule) { queue_rule_targets(ctx, rule); }
@@ -128,22 +127,21 @@ static int drain_run(sqlite3 *db, void *arg) {
         }
         json_decref(events);
     }
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM outbox WHERE id <= ?1", -1, &st, NULL) != SQLITE_OK)
-        return -1;
+    static const char sql_delete[] = "DELETE FROM outbox WHERE id <= ?1";
+    sqlite3_stmt *st = sl_store_cached(db, sql_delete);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, dj->max_id);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Returns rows drained (0 when the outbox is empty), or -1 on a store error. */
 static int drain_outbox(sl_events *ev) {
     sqlite3 *db = sl_store_reader(ev->store);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT id, kind, payload FROM outbox ORDER BY id LIMIT ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return -1;
+    static const char sql_rows[] = "SELECT id, kind, payload FROM outbox ORDER BY id LIMIT ?1";
+    sqlite3_stmt *st = sl_store_cached(db, sql_rows);
+    if (!st) return -1;
     sqlite3_bind_int(st, 1, OUTBOX_BATCH);
     drain_job dj = {.ev = ev, .rows = json_array()};
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -155,7 +153,7 @@ static int drain_outbox(sl_events *ev) {
                                             (const char *)sqlite3_column_text(st, 1), payload));
         dj.max_id = id;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     int n = (int)json_array_size(dj.rows);
     int rc = 0;
     if (dj.max_id) {
@@ -231,19 +229,14 @@ typedef struct {
 
 static int settle_run(sqlite3 *db, void *arg) {
     settle_job *sj = arg;
-    sqlite3_stmt *del = NULL, *retry = NULL, *dead = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM event_deliveries WHERE id=?1", -1, &del, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(
-            db, "UPDATE event_deliveries SET attempts=?2, next_ms=?3, last_error=?4 WHERE id=?1",
-            -1, &retry, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(
-            db, "UPDATE event_deliveries SET attempts=?2, state='dead', last_error=?3 WHERE id=?1",
-            -1, &dead, NULL) != SQLITE_OK) {
-        sqlite3_finalize(del);
-        sqlite3_finalize(retry);
-        return -1;
-    }
+    static const char sql_del[] = "DELETE FROM event_deliveries WHERE id=?1",
+                      sql_retry[] = "UPDATE event_deliveries SET attempts=?2, next_ms=?3,"
+                                    " last_error=?4 WHERE id=?1",
+                      sql_dead[] = "UPDATE event_deliveries SET attempts=?2, state='dead',"
+                                   " last_error=?3 WHERE id=?1";
+    sqlite3_stmt *del = sl_store_cached(db, sql_del), *retry = sl_store_cached(db, sql_retry),
+                 *dead = sl_store_cached(db, sql_dead);
+    if (!del || !retry || !dead) return -1;
     int rc = 0;
     for (size_t i = 0; i < sj->n && !rc; i++) {
         delivery_outcome *o = &sj->out[i];
@@ -268,9 +261,9 @@ static int settle_run(sqlite3 *db, void *arg) {
             ev_route(sj->ev, db, json_string_value(json_array_get(f, 0)), json_array_get(f, 1)) < 0)
             rc = -1;
     }
-    sqlite3_finalize(del);
-    sqlite3_finalize(retry);
-    sqlite3_finalize(dead);
+    sqlite3_reset(del);
+    sqlite3_reset(retry);
+    sqlite3_reset(dead);
     return rc;
 }
 
@@ -420,15 +413,14 @@ static void pool_run(ev_delivery_pool *p, sl_events *ev, delivery_item *items, s
 /* Runs due deliveries; returns ms until the next is due (INT64_MAX when none). */
 static int64_t run_deliveries(sl_events *ev) {
     sqlite3 *db = sl_store_reader(ev->store);
-    sqlite3_stmt *st = NULL;
+    static const char sql_due[] =
+        "SELECT id, target, event, event_ms, attempts, bus, rule FROM event_deliveries"
+        " WHERE state='pending' AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2",
+                      sql_next[] =
+                          "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'";
     int64_t now = sl_now_ms();
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT id, target, event, event_ms, attempts, bus, rule FROM event_deliveries"
-            " WHERE state='pending'"
-            " AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2",
-            -1, &st, NULL) != SQLITE_OK)
-        return 1000;
+    sqlite3_stmt *st = sl_store_cached(db, sql_due);
+    if (!st) return 1000;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, DELIVERY_BATCH);
     delivery_outcome out[DELIVERY_BATCH];
@@ -466,7 +458,7 @@ static int64_t run_deliveries(sl_events *ev) {
         json_decref(target);
         json_decref(event);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     pool_run(ev->pool, ev, items, nitems);
     for (size_t i = 0; i < nitems; i++) {
         json_decref(items[i].target);
@@ -485,13 +477,12 @@ static int64_t run_deliveries(sl_events *ev) {
     json_decref(sj.forwards);
     if (sj.n == DELIVERY_BATCH) return 0;
     int64_t next = INT64_MAX;
-    if (sqlite3_prepare_v2(db, "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if ((st = sl_store_cached(db, sql_next))) {
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
             int64_t due = sqlite3_column_int64(st, 0) - sl_now_ms();
             next = due < 0 ? 0 : due;
         }
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
     }
     return next;
 }

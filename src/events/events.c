@@ -38,6 +38,10 @@ bool sl_events_wanted(sl_events *ev, const char *bus, const json_t *event) {
     return ev_catalog_match(ev, bus, event, NULL, NULL) > 0;
 }
 
+bool sl_events_may_want(sl_events *ev, const char *bus, const char *source) {
+    return ev_catalog_may_match_source(ev, bus, source);
+}
+
 void sl_events_stop_dispatch(sl_events *ev) {
     sl_store_on_commit(ev->store, NULL, NULL);
     ev_dispatch_stop(ev);

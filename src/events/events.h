@@ -28,6 +28,10 @@ void sl_events_set_tasks(sl_events *ev, struct sl_tasks *tasks);
  * outbox row for a bucket nobody listens to. A rule created later does not see an event
  * dropped before it (on AWS too a new rule takes a moment to apply). Any thread. */
 bool sl_events_wanted(sl_events *ev, const char *bus, const json_t *event);
+/* Whether some enabled rule of bus could match an event of this source at all: false when
+ * every rule's pattern names its sources and none is this one. Lets a service skip building
+ * an event nobody can want. Any thread. */
+bool sl_events_may_want(sl_events *ev, const char *bus, const char *source);
 /* Stops the dispatcher: no more target calls into other services (their stop comes next). */
 void sl_events_stop_dispatch(sl_events *ev);
 /* Stops the dispatcher (an in-flight delivery finishes or times out first) and frees. */

@@ -22,6 +22,8 @@
 typedef struct bus_matcher {
     char *bus;
     sl_matcher *matcher; /* enabled rules with a pattern */
+    json_t *sources;     /* the exact "source" values those patterns name */
+    bool any_source;     /* some pattern does not restrict "source" to exact values */
     struct bus_matcher *next;
 } bus_matcher;
 
@@ -76,6 +78,8 @@ void ev_catalog_free(sl_events *ev);
 /* Rebuilds the bus's matcher from the store (after a rule change commits). */
 void ev_catalog_reload_bus(sl_events *ev, const char *bus);
 /* Calls fn for each enabled rule of bus whose pattern matches event. */
+/* Whether some enabled rule of bus could match an event of source (bus_matcher.sources). */
+bool ev_catalog_may_match_source(sl_events *ev, const char *bus, const char *source);
 size_t ev_catalog_match(sl_events *ev, const char *bus, const json_t *event,
                         void (*fn)(void *ctx, const char *rule), void *ctx);
 bool ev_bus_exists(sl_events *ev, const char *bus);

@@ -30,15 +30,14 @@ json_t *ev_envelope(const sl_events *ev, const char *source, const char *detail_
 }
 
 static json_t *bucket_config(sqlite3 *db, const char *bucket) {
-    sqlite3_stmt *st = NULL;
+    static const char sql[] = "SELECT config FROM buckets WHERE name=?1";
+    sqlite3_stmt *st = sl_store_cached(db, sql);
     json_t *cfg = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT config FROM buckets WHERE name=?1", -1, &st, NULL) !=
-        SQLITE_OK)
-        return NULL;
+    if (!st) return NULL;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
         cfg = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return cfg;
 }
 

@@ -115,9 +115,11 @@ static void doc_refresh(ecs_task *k) {
     k->doc = o;
 }
 
-/* The event AWS puts on the bus: the task with ISO-8601 times. */
+/* The event AWS puts on the bus: the task with ISO-8601 times. A shallow copy: doc_refresh
+ * builds a new document for every change and never edits one in place, so the event may share
+ * its values (jansson's reference counts are atomic). */
 static json_t *state_change_event(sl_tasks *t, json_t *doc) {
-    json_t *detail = json_deep_copy(doc);
+    json_t *detail = json_copy(doc);
     static const char *const times[] = {"createdAt",          "connectivityAt", "pullStartedAt",
                                         "pullStoppedAt",      "startedAt",      "stoppingAt",
                                         "executionStoppedAt", "stoppedAt"};
@@ -210,6 +212,7 @@ static char *runtime_of(ecs_task *k) {
 /* Appends k's state-change event to *events, unless no rule of the default bus wants it then.
  * Under t->mu, after doc_refresh. */
 static void add_state_event(sl_tasks *t, ecs_task *k, json_t **events) {
+    if (t->events && !sl_events_may_want(t->events, "default", "aws.ecs")) return;
     json_t *ev = state_change_event(t, k->doc);
     if (t->events && !sl_events_wanted(t->events, "default", ev)) {
         json_decref(ev);
@@ -473,19 +476,6 @@ static void task_free(ecs_task *k) {
     free(k);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)ftw;
-    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0)
-        sl_debug("\"cannot remove\" path=%s errno=%d", path, errno);
-    return 0;
-}
-
-/* Removes a task's working directory (only ever one under <data>/tasks/), without a shell. */
-static void rm_rf(const char *path) {
-    if (!*path || strstr(path, "/tasks/") == NULL) return;
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* All containers have exited: logs, STOPPED, the waiters; then the task leaves memory. */
 static void task_finish(sl_tasks *t, ecs_task *k) {
     k->finishing = true;
@@ -497,7 +487,7 @@ static void task_finish(sl_tasks *t, ecs_task *k) {
     k->desired_status = "STOPPED";
     k->stopped = sl_now_ms();
     sl_credentials_revoke(t->credentials, k->access_key);
-    rm_rf(k->workdir);
+    ecs_workdir_release(t, k->workdir, k->ncontainers ? k->containers[0].name : "");
     persist_async(t, k, true, true);
 }
 
@@ -695,8 +685,8 @@ static void task_start(sl_tasks *t, ecs_task *k) {
         ecs_container *c = &k->containers[i];
         char dir[1500];
         snprintf(dir, sizeof dir, "%.1200s/%.255s", k->workdir, c->name);
-        mkdir(k->workdir, 0700);
-        mkdir(dir, 0700);
+        if (i == 0 ? ecs_workdir_make(t, k->workdir, c->name) : mkdir(dir, 0700))
+            sl_warn("\"cannot make the task's directory\" path=%s errno=%d", dir, errno);
         ecs_launch l;
         if (!t->supervisor) {
             snprintf(l.reason, sizeof l.reason, "CannotStartContainerError: %s", t->supervisor_err);
@@ -1447,7 +1437,7 @@ int ecs_runner_recover(sl_tasks *t) {
             if (p > 1) kill(-p, SIGKILL);
         }
         const char *wd = json_string_value(json_object_get(rt, "workdir"));
-        if (wd) rm_rf(wd);
+        if (wd) ecs_workdir_remove(wd);
         if (doc) {
             int64_t now = sl_now_ms();
             json_object_set_new(doc, "lastStatus", json_string("STOPPED"));

@@ -54,6 +54,7 @@ struct sl_supervisor {
     char cg_cpu_parent[PATH_MAX]; /* v1 cpu */
     char cg_rel_parent[PATH_MAX]; /* cg_mem_parent relative to its hierarchy root */
     char cg_note[512];
+    atomic_bool no_cgroup_kill; /* v2 without cgroup.kill (Linux < 5.14) */
 };
 
 static atomic_uint container_seq;
@@ -96,6 +97,9 @@ static long long keyed_value(const char *text, const char *key) {
 }
 
 int sl_mkdirs(const char *path, mode_t mode) {
+    /* the usual case first: the parents exist (one system call, not one per component) */
+    if (mkdir(path, mode) == 0 || errno == EEXIST) return 0;
+    if (errno != ENOENT) return -1;
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return errno = ENAMETOOLONG, -1;
     for (char *p = tmp + 1; *p; p++) {
@@ -348,10 +352,14 @@ fail:
     return -1;
 }
 
-/* SIGKILL for everything left in the container's cgroups (processes that left the group). */
-static void cgroup_kill_all(const char *dir) {
+/* SIGKILL for everything left in the container's cgroups (processes that left the group):
+ * cgroup.kill where there is one (v2 since Linux 5.14), else each pid of cgroup.procs. */
+static void cgroup_kill_all(sl_supervisor *s, const char *dir) {
     if (!dir[0]) return;
-    if (write_file(dir, "cgroup.kill", "1") == 0) return;
+    if (s->cg == CG_V2 && !atomic_load(&s->no_cgroup_kill)) {
+        if (write_file(dir, "cgroup.kill", "1") == 0) return;
+        if (errno == ENOENT) atomic_store(&s->no_cgroup_kill, true);
+    }
     char buf[8192];
     for (int round = 0; round < 3; round++) {
         if (read_file(dir, "cgroup.procs", buf, sizeof buf) != 0 || !buf[0]) return;
@@ -525,7 +533,7 @@ static void try_reap(sl_container *c) {
     else rc = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT);
     if (rc != 0 || si.si_pid == 0) return;
     kill(-c->pid, SIGKILL);
-    cgroup_kill_all(c->cg_mem);
+    cgroup_kill_all(c->sup, c->cg_mem);
     siginfo_t done;
     memset(&done, 0, sizeof done);
     if (c->pidfd >= 0) waitid(P_PIDFD, (id_t)c->pidfd, &done, WEXITED | WNOHANG);
@@ -606,11 +614,12 @@ static void progress(sl_supervisor *s) {
         if (c->drv->finish) c->drv->finish(c);
         sl_sup_stream_eof(c, SL_STREAM_STDOUT); /* drivers without pipes */
         sl_sup_stream_eof(c, SL_STREAM_STDERR);
-        if (!c->ex.oom_killed && cgroup_oom(c)) c->ex.oom_killed = true;
+        /* a clean exit is never an OOM kill: the counters are read only when it could be */
+        if (!c->ex.oom_killed && c->ex.exit_code != 0 && cgroup_oom(c)) c->ex.oom_killed = true;
         if (c->ex.oom_killed && !c->ex.reason[0])
             snprintf(c->ex.reason, sizeof c->ex.reason,
                      "OutOfMemoryError: Container killed due to memory usage");
-        cgroup_kill_all(c->cg_mem);
+        cgroup_kill_all(s, c->cg_mem);
         cgroup_remove(c);
         if (c->spec.on_exit) c->spec.on_exit(c->spec.ctx, &c->ex);
         pthread_mutex_lock(&s->mu);

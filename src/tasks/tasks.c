@@ -37,6 +37,7 @@ sl_tasks *sl_tasks_new(const sl_context *ctx, char *err, size_t errlen) {
     /* without a supervisor (no cgroups, no fork...) RunTask answers failures, not crashes */
     t->supervisor = sl_supervisor_new("sluice", t->supervisor_err, sizeof t->supervisor_err);
     if (!t->supervisor) sl_warn("\"tasks cannot run here\" error=\"%s\"", t->supervisor_err);
+    ecs_workdirs_init(t);
     ecs_api_init(t);
     ecs_agent_api_init(t);
     if (ecs_catalog_init(t, err, errlen) != 0 || ecs_agents_load(t) != 0 ||
@@ -79,6 +80,7 @@ void sl_tasks_free(sl_tasks *t) {
     ecs_runner_stop(t);
     if (t->supervisor) sl_supervisor_free(t->supervisor);
     ecs_agents_free(t);
+    ecs_workdirs_free(t);
     json_decref(t->aliases);
     free(t->endpoint);
     pthread_mutex_destroy(&t->mu);

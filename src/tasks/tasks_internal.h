@@ -108,6 +108,8 @@ typedef struct ecs_event {
 
 struct ecs_instance;
 
+#define ECS_SPARE_MAX 64 /* emptied working directories kept */
+
 struct sl_tasks {
     const sl_config *cfg;
     sl_store *store;
@@ -132,6 +134,13 @@ struct sl_tasks {
     bool flush_now;     /* a container's output is piling up: flush before the next tick */
     int pending_writes; /* task states handed to the store and not yet durable */
 
+    /* emptied working directories kept for the next tasks (workdirs.c) */
+    pthread_mutex_t spare_mu;
+    unsigned spare[ECS_SPARE_MAX]; /* names (numbers) under <data>/tasks/.spare/ */
+    int nspare;
+    unsigned spare_seq;
+    bool spare_off; /* no spare dir could be made: make and remove as before */
+
     /* agents (ECS Anywhere): guarded by mu */
     struct ecs_instance *instances;
     int64_t agent_timeout_ms;
@@ -150,6 +159,16 @@ typedef struct ecs_instance {
     int64_t poll_since;
     struct ecs_instance *next;
 } ecs_instance;
+
+/* workdirs.c: task working directories (<data>/tasks/<id>, a dir per container inside) */
+void ecs_workdirs_init(sl_tasks *t);
+void ecs_workdirs_free(sl_tasks *t);
+/* Makes workdir and its first container's dir `first` (others: mkdir). 0 or -1. */
+int ecs_workdir_make(sl_tasks *t, const char *workdir, const char *first);
+/* The task is over: its directory is emptied and kept for a next task, or removed. */
+void ecs_workdir_release(sl_tasks *t, const char *workdir, const char *first);
+/* Removes a directory under <data>/tasks/ and everything in it, without a shell. */
+void ecs_workdir_remove(const char *path);
 
 /* agent_api.c */
 void ecs_agent_api_init(sl_tasks *t);

@@ -175,6 +175,30 @@ def test_7_fifty_concurrent_short_tasks_all_exit():
     assert not bad, "%d of 50 without exit 0: %s" % (len(bad), bad[:5])
 
 
+def test_8_a_task_finds_nothing_left_by_the_one_before():
+    """Working directories are emptied and reused: what one task leaves in its cwd and HOME
+    (files, a directory tree, a file without write permission) is gone for the next ones."""
+    dirty = register("dirty", ["/bin/sh", "-c",
+                               "echo x > left.txt; mkdir -p deep/er; echo y > deep/er/f; "
+                               "echo z > ro.txt; chmod 0400 ro.txt; echo h > \"$HOME/home.txt\"; "
+                               "mkdir \"$HOME/extra\"; ls -A"])
+    look = register("look", ["/bin/sh", "-c", "echo CWD $(ls -A | tr '\\n' ' '); "
+                             "echo HOME $(ls -A \"$HOME\" | tr '\\n' ' '); pwd"])
+    for _ in range(3):
+        t = wait_stopped(run(dirty)[0]["taskArn"])
+        assert t["containers"][0]["exitCode"] == 0, t
+    arns = [t["taskArn"] for t in run(look, count=5)]
+    for arn, t in wait_all_stopped(arns).items():
+        assert t["containers"][0]["exitCode"] == 0, t
+        lines = all_log_lines(*stream_of("look", arn))
+        cwd = [x for x in lines if x.startswith("CWD")]
+        home = [x for x in lines if x.startswith("HOME")]
+        assert cwd == ["CWD"] or cwd == ["CWD "], "cwd not empty: %r" % lines
+        # HOME holds the container directories (main) and nothing a task left
+        assert home and home[0].split()[1:] == ["main"], "HOME not clean: %r" % lines
+        assert lines[-1].endswith("/main"), lines
+
+
 TESTS = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_")]
 
 
