@@ -356,7 +356,8 @@ static void *pool_main(void *arg) {
         pthread_mutex_lock(&p->mu);
         b->done += finished;
         b->active--;
-        pthread_cond_broadcast(&p->idle);
+        /* only the dispatcher waits on idle, and only for the whole batch */
+        if (b->active == 0 && b->done >= b->n) pthread_cond_signal(&p->idle);
     }
     pthread_mutex_unlock(&p->mu);
     ev_http_thread_end();
@@ -396,10 +397,13 @@ static void pool_run(ev_delivery_pool *p, sl_events *ev, delivery_item *items, s
     delivery_batch b = {.items = items, .n = n};
     atomic_init(&b.next, 0);
     if (n > 1 && p->nthreads) {
+        /* as many helpers as there are items besides the dispatcher's own: waking the whole
+         * pool for two deliveries cost more context switches than the deliveries */
+        size_t helpers = n - 1 < (size_t)p->nthreads ? n - 1 : (size_t)p->nthreads;
         pthread_mutex_lock(&p->mu);
         p->batch = &b;
         p->generation++;
-        pthread_cond_broadcast(&p->work);
+        for (size_t i = 0; i < helpers; i++) pthread_cond_signal(&p->work);
         pthread_mutex_unlock(&p->mu);
     }
     size_t finished = take_items(ev, &b);
