@@ -1,7 +1,8 @@
-/* credentials: configured and issued access keys. Issued keys live in a small list: there are
- * as many as running tasks (a key leaves the list when revoked, and expired ones are dropped when
- * the next is issued), so a linear scan under a mutex is cheap. Lookups copy the secret out, so
- * nothing of the list outlives the lock. */
+/* credentials: configured and issued access keys. Issued keys (one per running task) live in a
+ * hash table keyed by access key id, so issuing, revoking and every signed request's lookup
+ * cost the same however many tasks run; a key leaves when revoked, and expired ones are swept
+ * out at most once a minute, when the next is issued. Lookups copy the secret out, so nothing
+ * of the table outlives the lock. */
 #include "auth/credentials.h"
 
 #include <pthread.h>
@@ -13,6 +14,9 @@
 #include "core/buf.h"
 #include "core/ids.h"
 
+#define ISSUED_BUCKETS 256
+#define SWEEP_EVERY_MS 60000
+
 typedef struct issued {
     char key[21];
     char secret[41];
@@ -23,8 +27,15 @@ typedef struct issued {
 struct sl_credentials {
     char *key, *secret;
     pthread_mutex_t lock;
-    issued *list;
+    issued *table[ISSUED_BUCKETS];
+    int64_t next_sweep_ms;
 };
+
+static unsigned bucket_of(const char *key) {
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *key; key++) h = (h ^ (unsigned char)*key) * 16777619u;
+    return h % ISSUED_BUCKETS;
+}
 
 sl_credentials *sl_credentials_new(const char *access_key_id, const char *secret_access_key) {
     sl_credentials *c = sl_xcalloc(1, sizeof *c);
@@ -36,14 +47,32 @@ sl_credentials *sl_credentials_new(const char *access_key_id, const char *secret
 
 void sl_credentials_free(sl_credentials *c) {
     if (!c) return;
-    for (issued *i = c->list, *n; i; i = n) {
-        n = i->next;
-        free(i);
+    for (int b = 0; b < ISSUED_BUCKETS; b++) {
+        for (issued *i = c->table[b], *n; i; i = n) {
+            n = i->next;
+            free(i);
+        }
     }
     pthread_mutex_destroy(&c->lock);
     free(c->key);
     free(c->secret);
     free(c);
+}
+
+/* Drops expired keys: they are no use to anyone. Caller holds the lock. */
+static void sweep(sl_credentials *c, int64_t now) {
+    for (int b = 0; b < ISSUED_BUCKETS; b++) {
+        for (issued **p = &c->table[b]; *p;) {
+            issued *old = *p;
+            if (old->expires_ms > now) {
+                p = &old->next;
+                continue;
+            }
+            *p = old->next;
+            free(old);
+        }
+    }
+    c->next_sweep_ms = now + SWEEP_EVERY_MS;
 }
 
 void sl_credentials_issue(sl_credentials *c, int64_t expires_ms, char access_key_id[21],
@@ -60,24 +89,18 @@ void sl_credentials_issue(sl_credentials *c, int64_t expires_ms, char access_key
     memcpy(access_key_id, i->key, 21);
     memcpy(secret_access_key, i->secret, 41);
     int64_t now = sl_now_ms();
+    unsigned b = bucket_of(i->key);
     pthread_mutex_lock(&c->lock);
-    for (issued **p = &c->list; *p;) { /* expired keys are no use to anyone */
-        issued *old = *p;
-        if (old->expires_ms > now) {
-            p = &old->next;
-            continue;
-        }
-        *p = old->next;
-        free(old);
-    }
-    i->next = c->list;
-    c->list = i;
+    if (now >= c->next_sweep_ms) sweep(c, now);
+    i->next = c->table[b];
+    c->table[b] = i;
     pthread_mutex_unlock(&c->lock);
 }
 
 void sl_credentials_revoke(sl_credentials *c, const char *access_key_id) {
+    unsigned b = bucket_of(access_key_id);
     pthread_mutex_lock(&c->lock);
-    for (issued **p = &c->list; *p; p = &(*p)->next) {
+    for (issued **p = &c->table[b]; *p; p = &(*p)->next) {
         issued *i = *p;
         if (strcmp(i->key, access_key_id) != 0) continue;
         *p = i->next;
@@ -93,8 +116,9 @@ bool sl_credentials_secret(void *credentials, const char *access_key_id, char ou
         return (size_t)snprintf(out, SL_SECRET_MAX, "%s", c->secret) < SL_SECRET_MAX;
     bool found = false;
     int64_t now = sl_now_ms();
+    unsigned b = bucket_of(access_key_id);
     pthread_mutex_lock(&c->lock);
-    for (issued *i = c->list; i && !found; i = i->next) {
+    for (issued *i = c->table[b]; i && !found; i = i->next) {
         if (i->expires_ms <= now || strcmp(i->key, access_key_id) != 0) continue;
         memcpy(out, i->secret, sizeof i->secret);
         found = true;

@@ -97,6 +97,7 @@ struct sl_container {
     sl_container_exit ex;
     sl_container *next;
     sl_container *spawn_next;
+    sl_container *ready_next; /* progress(): exited, to be finished */
 };
 
 /* Driver helpers (supervisor.c). */

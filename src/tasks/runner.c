@@ -115,6 +115,15 @@ static void doc_refresh(ecs_task *k) {
     k->doc = o;
 }
 
+/* Puts k first in the tasks in memory (a doubly linked list: a task leaves it in constant
+ * time however many are alive). Caller holds t->mu. */
+static void task_link(sl_tasks *t, ecs_task *k) {
+    k->prev = NULL;
+    k->next = t->tasks;
+    if (t->tasks) t->tasks->prev = k;
+    t->tasks = k;
+}
+
 /* The event AWS puts on the bus: the task with ISO-8601 times. A shallow copy: doc_refresh
  * builds a new document for every change and never edits one in place, so the event may share
  * its values (jansson's reference counts are atomic). */
@@ -292,8 +301,7 @@ static void insert_async(sl_tasks *t, ecs_task *k, insert_job *ij, insert_batch 
     ij->reply = json_deep_copy(k->doc);
     ij->arn = sl_xstrdup(k->arn);
     ij->batch = b;
-    k->next = t->tasks;
-    t->tasks = k;
+    task_link(t, k);
     pthread_mutex_unlock(&t->mu);
     pthread_mutex_lock(&b->mu);
     b->pending++;
@@ -496,13 +504,10 @@ static void finish_done(sl_tasks *t, ecs_task *k) {
     pthread_mutex_lock(&t->mu);
     ecs_waiter *w = k->waiters;
     k->waiters = NULL;
-    json_t *doc = json_deep_copy(k->doc);
-    for (ecs_task **pp = &t->tasks; *pp; pp = &(*pp)->next) {
-        if (*pp == k) {
-            *pp = k->next;
-            break;
-        }
-    }
+    json_t *doc = w ? json_deep_copy(k->doc) : NULL;
+    if (k->prev) k->prev->next = k->next;
+    else t->tasks = k->next;
+    if (k->next) k->next->prev = k->prev;
     pthread_mutex_unlock(&t->mu);
     for (ecs_waiter *nx; w; w = nx) {
         nx = w->next;
@@ -1395,8 +1400,7 @@ static void adopt_external(sl_tasks *t, json_t *doc, const char *instance) {
     }
     pthread_mutex_lock(&t->mu);
     doc_refresh(k);
-    k->next = t->tasks;
-    t->tasks = k;
+    task_link(t, k);
     pthread_mutex_unlock(&t->mu);
 }
 

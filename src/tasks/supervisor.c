@@ -562,71 +562,74 @@ static void container_free(sl_container *c) {
     free(c);
 }
 
-/* Reports the exit once everything has ended; frees released containers. Thread only. */
+/* Frees the containers that are finished and released (or all finished ones at shutdown). */
+static void free_released(sl_supervisor *s) {
+    sl_container *dead = NULL;
+    pthread_mutex_lock(&s->mu);
+    for (sl_container **pp = &s->list; *pp;) {
+        sl_container *c = *pp;
+        if (c->finished && (c->released || s->shutting_down)) {
+            *pp = c->next;
+            c->next = dead;
+            dead = c;
+        } else {
+            pp = &c->next;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (sl_container *c = dead, *n; c; c = n) {
+        n = c->next;
+        container_free(c);
+    }
+}
+
+/* The container's process and streams are done: its exit is reported. Outside the lock. */
+static void finish(sl_supervisor *s, sl_container *c) {
+    close_stream(c, SL_W_STDOUT);
+    close_stream(c, SL_W_STDERR);
+    if (c->drv->finish) c->drv->finish(c);
+    sl_sup_stream_eof(c, SL_STREAM_STDOUT); /* drivers without pipes */
+    sl_sup_stream_eof(c, SL_STREAM_STDERR);
+    /* a clean exit is never an OOM kill: the counters are read only when it could be */
+    if (!c->ex.oom_killed && c->ex.exit_code != 0 && cgroup_oom(c)) c->ex.oom_killed = true;
+    if (c->ex.oom_killed && !c->ex.reason[0])
+        snprintf(c->ex.reason, sizeof c->ex.reason,
+                 "OutOfMemoryError: Container killed due to memory usage");
+    cgroup_kill_all(s, c->cg_mem);
+    cgroup_remove(c);
+    if (c->spec.on_exit) c->spec.on_exit(c->spec.ctx, &c->ex);
+    pthread_mutex_lock(&s->mu);
+    c->finished = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Reports the exits once everything of a container has ended; frees released containers.
+ * One pass over the containers picks those to finish (a burst of exits used to restart the
+ * scan after each one: quadratic in the containers alive). Thread only. */
 static void progress(sl_supervisor *s) {
     int64_t now = mono_ms();
+    sl_container *ready = NULL, **tail = &ready;
     pthread_mutex_lock(&s->mu);
     for (sl_container *c = s->list; c; c = c->next) {
+        if (c->finished) continue;
         if (!s->use_pidfd || c->pidfd < 0) try_reap(c);
         if (!c->exited && c->kill_at_ms && now >= c->kill_at_ms) {
             c->killed = true;
             c->kill_at_ms = 0;
             c->drv->kill(c, SIGKILL);
         }
+        if (!c->exited) continue;
+        bool streams_done = c->lines[0].eof && c->lines[1].eof;
+        if (!streams_done && now < c->drain_at_ms) continue;
+        c->ready_next = NULL;
+        *tail = c;
+        tail = &c->ready_next;
     }
     pthread_mutex_unlock(&s->mu);
-
-    for (;;) {
-        sl_container *done = NULL;
-        pthread_mutex_lock(&s->mu);
-        for (sl_container **pp = &s->list; *pp; pp = &(*pp)->next) {
-            sl_container *c = *pp;
-            if (c->finished) {
-                if (c->released || s->shutting_down) {
-                    *pp = c->next;
-                    pthread_mutex_unlock(&s->mu);
-                    container_free(c);
-                    pthread_mutex_lock(&s->mu);
-                    break;
-                }
-                continue;
-            }
-            if (!c->exited) continue;
-            bool streams_done = c->lines[0].eof && c->lines[1].eof;
-            if (!streams_done && now < c->drain_at_ms) continue;
-            done = c;
-            break;
-        }
-        pthread_mutex_unlock(&s->mu);
-        if (!done) {
-            /* the break after a free restarts the scan; stop when nothing changed */
-            bool again = false;
-            pthread_mutex_lock(&s->mu);
-            for (sl_container *c = s->list; c; c = c->next)
-                if (c->finished && (c->released || s->shutting_down)) again = true;
-            pthread_mutex_unlock(&s->mu);
-            if (again) continue;
-            return;
-        }
-        sl_container *c = done;
-        close_stream(c, SL_W_STDOUT);
-        close_stream(c, SL_W_STDERR);
-        if (c->drv->finish) c->drv->finish(c);
-        sl_sup_stream_eof(c, SL_STREAM_STDOUT); /* drivers without pipes */
-        sl_sup_stream_eof(c, SL_STREAM_STDERR);
-        /* a clean exit is never an OOM kill: the counters are read only when it could be */
-        if (!c->ex.oom_killed && c->ex.exit_code != 0 && cgroup_oom(c)) c->ex.oom_killed = true;
-        if (c->ex.oom_killed && !c->ex.reason[0])
-            snprintf(c->ex.reason, sizeof c->ex.reason,
-                     "OutOfMemoryError: Container killed due to memory usage");
-        cgroup_kill_all(s, c->cg_mem);
-        cgroup_remove(c);
-        if (c->spec.on_exit) c->spec.on_exit(c->spec.ctx, &c->ex);
-        pthread_mutex_lock(&s->mu);
-        c->finished = true;
-        pthread_cond_broadcast(&s->cond);
-        pthread_mutex_unlock(&s->mu);
-    }
+    /* containers are freed only here, on this thread: the picked ones stay valid */
+    for (sl_container *c = ready; c; c = c->ready_next) finish(s, c);
+    free_released(s);
 }
 
 static int next_timeout(sl_supervisor *s) {

@@ -83,8 +83,8 @@ typedef struct ecs_task {
     json_t *held_events;
     ecs_waiter *waiters;
     bool start_queued;
-    bool finishing; /* STOPPED is being written: events for it are ignored */
-    struct ecs_task *next;
+    bool finishing;               /* STOPPED is being written: events for it are ignored */
+    struct ecs_task *next, *prev; /* sl_tasks.tasks, under its mu */
 } ecs_task;
 
 typedef enum {

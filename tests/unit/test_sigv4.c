@@ -991,6 +991,19 @@ static void test_credentials_store(void **state) {
     sl_credentials_revoke(c, ak2);
     assert_false(sl_credentials_secret(c, ak2, out));
     assert_true(sl_credentials_secret(c, "AKIDCONFIGURED", out));
+
+    /* as many keys as tasks in a burst: each found, revoked ones gone, the others kept */
+    enum {
+        MANY = 2000
+    };
+    static char keys[MANY][21], secrets[MANY][41];
+    for (int i = 0; i < MANY; i++) sl_credentials_issue(c, now + 60000, keys[i], secrets[i]);
+    for (int i = 0; i < MANY; i += 2) sl_credentials_revoke(c, keys[i]);
+    for (int i = 0; i < MANY; i++) {
+        bool found = sl_credentials_secret(c, keys[i], out);
+        assert_int_equal(found, i % 2 == 1);
+        if (found) assert_string_equal(out, secrets[i]);
+    }
     sl_credentials_free(c);
 
     char long_secret[SL_SECRET_MAX + 10];
