@@ -36,7 +36,16 @@ bool s3_bucket_name_valid(const char *name) {
     return true;
 }
 
+/* 1 and the bucket's region when it exists, 0 when not, -1 on a store error. Every S3 request
+ * asks: existing buckets are answered from o->buckets (forgotten when one is deleted). */
 static int bucket_region(sl_objects *o, const char *bucket, char *region, size_t n) {
+    json_t *cached = sl_name_cache_get(o->buckets, bucket);
+    if (cached) {
+        if (region) snprintf(region, n, "%s", json_string_value(cached));
+        json_decref(cached);
+        return 1;
+    }
+    uint64_t gen = sl_name_cache_generation(o->buckets);
     sqlite3 *db = sl_store_reader(o->store);
     sqlite3_stmt *st = sl_store_cached(db, "SELECT region FROM buckets WHERE name=?1");
     if (!st) return -1;
@@ -44,7 +53,11 @@ static int bucket_region(sl_objects *o, const char *bucket, char *region, size_t
     int found = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
         found = 1;
-        if (region) snprintf(region, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (region) snprintf(region, n, "%s", r);
+        json_t *v = json_string(r ? r : "");
+        sl_name_cache_put(o->buckets, bucket, v, gen);
+        json_decref(v);
     }
     sqlite3_reset(st);
     return found;
@@ -178,6 +191,7 @@ static int delete_bucket_job(sqlite3 *db, void *arg) {
 void s3_delete_bucket(s3_call *c) {
     delete_args a = {c->bucket, json_array()};
     int rc = sl_store_write(c->o->store, delete_bucket_job, &a);
+    if (rc == 0) sl_name_cache_forget(c->o->buckets);
     if (rc == 0) {
         size_t i;
         json_t *v;

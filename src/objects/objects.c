@@ -51,6 +51,7 @@ sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen) {
         free(o);
         return NULL;
     }
+    o->buckets = sl_name_cache_new(4096);
     size_t stale = sl_blobs_clear_tmp(&o->blobs);
     if (stale) sl_info("\"removed temp files of interrupted uploads\" files=%zu", stale);
     struct timespec now;
@@ -59,6 +60,7 @@ sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen) {
     if (pthread_create(&o->sweeper, NULL, sweeper_main, o) != 0) {
         snprintf(err, errlen, "cannot start the blob sweeper");
         sl_blobs_free(&o->blobs);
+        sl_name_cache_free(o->buckets);
         free(o);
         return NULL;
     }
@@ -69,5 +71,6 @@ void sl_objects_free(sl_objects *o) {
     if (!o) return;
     pthread_join(o->sweeper, NULL);
     sl_blobs_free(&o->blobs);
+    sl_name_cache_free(o->buckets);
     free(o);
 }

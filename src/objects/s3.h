@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/http.h"
+#include "core/name_cache.h"
 #include "objects/blob.h"
 #include "objects/checksum.h"
 #include "objects/objects.h"
@@ -35,8 +36,9 @@ struct sl_objects {
     sl_store *store;
     struct sl_credentials *credentials;
     sl_blobs blobs;
-    pthread_t sweeper;  /* the start-up sweep of leftovers */
-    int64_t started_ns; /* blobs older than this (ns since the epoch) predate the run */
+    pthread_t sweeper;             /* the start-up sweep of leftovers */
+    int64_t started_ns;            /* blobs older than this (ns since the epoch) predate the run */
+    struct sl_name_cache *buckets; /* name -> region of buckets seen (core/name_cache.h) */
 };
 
 typedef struct {

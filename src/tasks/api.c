@@ -352,8 +352,9 @@ static void op_delete_cluster(void *svc, sl_json_call *call, json_t *in) {
                            .nargs = 1};
     /* a cluster created again under the name starts with no tags */
     tags_job tj = {.arn = json_string_value(json_object_get(doc, "clusterArn")), .clear = true};
-    if (sl_store_write(t->store, sl_store_exec_job, &j) < 0 ||
-        sl_store_write(t->store, tags_write, &tj) != 0) {
+    int rc = sl_store_write(t->store, sl_store_exec_job, &j);
+    sl_name_cache_forget(t->clusters);
+    if (rc < 0 || sl_store_write(t->store, tags_write, &tj) != 0) {
         json_decref(doc);
         return internal(call);
     }
@@ -546,6 +547,7 @@ static void op_deregister_task_definition(void *svc, sl_json_call *call, json_t 
                            .args = {json_string_value(json_object_get(td, "family")), rev, text},
                            .nargs = 3};
     int rc = sl_store_write(t->store, sl_store_exec_job, &j);
+    sl_name_cache_forget(t->taskdefs);
     free(text);
     if (rc < 0) {
         json_decref(td);

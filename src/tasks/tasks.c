@@ -29,6 +29,8 @@ sl_tasks *sl_tasks_new(const sl_context *ctx, char *err, size_t errlen) {
     t->credentials = ctx->credentials;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
+    t->clusters = sl_name_cache_new(1024);
+    t->taskdefs = sl_name_cache_new(1024);
     if (ctx->cfg->image_aliases) t->aliases = json_loads(ctx->cfg->image_aliases, 0, NULL);
     t->endpoint = sl_xstrdup("http://127.0.0.1:4566");
     char abs[4096];
@@ -85,5 +87,7 @@ void sl_tasks_free(sl_tasks *t) {
     free(t->endpoint);
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
+    sl_name_cache_free(t->clusters);
+    sl_name_cache_free(t->taskdefs);
     free(t);
 }

@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/json_proto.h"
+#include "core/name_cache.h"
 #include "store/store.h"
 #include "tasks/container.h"
 #include "tasks/tasks.h"
@@ -121,6 +122,9 @@ struct sl_tasks {
     sl_json_service agent_json; /* SluiceAgentV1 */
     char *endpoint;             /* http://host:port */
     char data_dir[1024];        /* absolute: tasks run elsewhere */
+    /* RunTask's lookups (core/name_cache.h): active clusters by name, and task definitions
+     * by "family:revision" as [document, inactive] */
+    struct sl_name_cache *clusters, *taskdefs;
     json_t *aliases;
     sl_supervisor *supervisor;
     char supervisor_err[256];
