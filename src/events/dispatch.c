@@ -484,16 +484,8 @@ static int64_t run_deliveries(sl_events *ev) {
         sl_error("\"delivery settle failed\"");
     json_decref(sj.forwards);
     if (sj.n == DELIVERY_BATCH) return 0;
-    int64_t next = INT64_MAX;
-    if (sqlite3_prepare_v2(db, "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'",
-                           -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-            int64_t due = sqlite3_column_int64(st, 0) - sl_now_ms();
-            next = due < 0 ? 0 : due;
-        }
-        sqlite3_finalize(st);
-    }
-    return next;
+    return sl_store_due_in_ms(db,
+                              "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'");
 }
 
 static void *dispatcher_main(void *arg) {
@@ -503,13 +495,7 @@ static void *dispatcher_main(void *arg) {
     for (;;) {
         pthread_mutex_lock(&ev->mu);
         if (!ev->kicked && !ev->stopping && wait_ms > 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t w = wait_ms > 1000 ? 1000 : wait_ms;
-            ts.tv_sec += w / 1000;
-            ts.tv_nsec += (long)(w % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-            bool timed_out = pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) == ETIMEDOUT;
+            bool timed_out = sl_cond_wait_ms(&ev->cv, &ev->mu, wait_ms > 1000 ? 1000 : wait_ms);
             /* After a quiet spell, hand freed heap back to the kernel: a daemon that idles at
              * the edge should not keep its busiest moment's memory. */
             if (timed_out && ++idle_rounds == 2) malloc_trim(0);
