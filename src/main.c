@@ -109,6 +109,9 @@ static int services_start(services *sv, const sl_context *ctx, sl_router *router
     sl_iam_register(sv->iam, router);
     if (!(sv->sns = sl_sns_new(ctx, err, errlen))) return -1;
     sl_sns_register(sv->sns, router);
+    sl_objects_set_sns(sv->objects, sv->sns);
+    sl_events_set_sns(sv->events, sv->sns);
+    sl_states_set_sns(sv->states, sv->sns);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "events/events_internal.h"
+#include "sns/sns.h"
 
 #define OUTBOX_BATCH         256
 #define DELIVERY_BATCH       64
@@ -98,7 +99,8 @@ int ev_route(sl_events *ev, sqlite3 *db, const char *bus, const json_t *event) {
 typedef struct {
     sl_events *ev;
     int64_t max_id;
-    json_t *rows; /* [[id, kind, payload], ...] */
+    json_t *rows;  /* [[id, kind, payload], ...] */
+    int published; /* SNS messages queued (the SNS worker is woken after the commit) */
 } drain_job;
 
 static int drain_run(sqlite3 *db, void *arg) {
@@ -112,6 +114,14 @@ static int drain_run(sqlite3 *db, void *arg) {
         json_t *events = json_array();
         if (!strcmp(kind, "s3")) {
             ev_s3_events(dj->ev, db, payload, id, events);
+            /* TopicConfigurations publish in this same transaction: no change is lost or
+             * published twice across a crash */
+            int published = sl_sns_s3_notify(dj->ev->sns, db, payload, id);
+            if (published < 0) {
+                json_decref(events);
+                return -1;
+            }
+            dj->published += published;
         } else if (!strcmp(kind, "event")) {
             /* Another service's event for a bus: {"bus": ..., "event": {...}}. */
             json_array_append(events, payload);
@@ -161,6 +171,7 @@ static int drain_outbox(sl_events *ev) {
     if (dj.max_id) {
         rc = sl_store_write(ev->store, drain_run, &dj);
         if (rc != 0) sl_error("\"outbox drain failed\" rc=%d", rc);
+        else if (dj.published) sl_sns_kick(ev->sns);
     }
     json_decref(dj.rows);
     return rc != 0 ? -1 : (dj.max_id ? (n ? n : 1) : 0);

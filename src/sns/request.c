@@ -62,79 +62,111 @@ static bool number_valid(const char *s) {
     return *end == 0;
 }
 
+/* Checks one message attribute as SNS does; returns the attribute's JSON ({"DataType",
+ * "StringValue"|"BinaryValue"}) or NULL with SNS's message in err. */
+static json_t *attribute_checked(const char *name, const char *type, const char *sv, const char *bv,
+                                 char *err, size_t errlen) {
+    if (!name || !attribute_name_valid(name)) {
+        snprintf(err, errlen,
+                 "The message attribute name '%.256s' is invalid: names are 1 to 256 "
+                 "characters of A-Z, a-z, 0-9, '_', '-' and '.', not starting with AWS. or "
+                 "Amazon., not starting or ending with '.', without '..'.",
+                 name ? name : "");
+        return NULL;
+    }
+    if (!type || !*type) {
+        snprintf(err, errlen,
+                 "The message attribute '%s' must contain non-empty message attribute type.", name);
+        return NULL;
+    }
+    const char *base = data_type_base(type);
+    if (!base) {
+        snprintf(err, errlen,
+                 "The message attribute '%s' has an invalid message attribute type, the set of "
+                 "supported type prefixes is Binary, Number, and String.",
+                 name);
+        return NULL;
+    }
+    bool binary = !strcmp(base, "Binary");
+    const char *value = binary ? bv : sv;
+    if (!value || (!binary && !*value)) {
+        snprintf(err, errlen,
+                 "The message attribute '%s' must contain non-empty message attribute value for "
+                 "message attribute type '%s'.",
+                 name, base);
+        return NULL;
+    }
+    if (!strcmp(base, "Number") && !number_valid(value)) {
+        snprintf(err, errlen, "Could not cast message attribute '%s' value to number.", name);
+        return NULL;
+    }
+    if (!strcmp(base, "String.Array")) {
+        json_t *arr = json_loads(value, JSON_DECODE_ANY, NULL);
+        bool ok = json_is_array(arr);
+        json_decref(arr);
+        if (!ok) {
+            snprintf(err, errlen,
+                     "The message attribute '%s' with type 'String.Array' must be a JSON array.",
+                     name);
+            return NULL;
+        }
+    }
+    return json_pack("{s:s,s:s}", "DataType", type, binary ? "BinaryValue" : "StringValue", value);
+}
+
+static bool attributes_count_ok(size_t n, char *err, size_t errlen) {
+    if (n <= MESSAGE_ATTRIBUTES_MAX) return true;
+    snprintf(err, errlen, "Number of message attributes [%zu] exceeds the allowed maximum [%d].", n,
+             MESSAGE_ATTRIBUTES_MAX);
+    return false;
+}
+
 json_t *sns_form_message_attributes(const sl_form *f, const char *prefix, char *err,
                                     size_t errlen) {
     json_t *out = json_object();
-    for (size_t i = 1;; i++) {
+    size_t n = 0;
+    while (sl_form_getf(f, "%s.entry.%zu.Name", prefix, n + 1) ||
+           sl_form_getf(f, "%s.entry.%zu.Value.DataType", prefix, n + 1))
+        n++;
+    if (!attributes_count_ok(n, err, errlen)) goto fail;
+    for (size_t i = 1; i <= n; i++) {
         const char *name = sl_form_getf(f, "%s.entry.%zu.Name", prefix, i);
-        const char *type = sl_form_getf(f, "%s.entry.%zu.Value.DataType", prefix, i);
-        const char *sv = sl_form_getf(f, "%s.entry.%zu.Value.StringValue", prefix, i);
-        const char *bv = sl_form_getf(f, "%s.entry.%zu.Value.BinaryValue", prefix, i);
-        if (!name && !type && !sv && !bv) break;
-        if (i > MESSAGE_ATTRIBUTES_MAX) {
-            size_t n = i;
-            while (sl_form_getf(f, "%s.entry.%zu.Name", prefix, n + 1)) n++;
-            snprintf(err, errlen,
-                     "Number of message attributes [%zu] exceeds the allowed maximum [%d].", n,
-                     MESSAGE_ATTRIBUTES_MAX);
-            goto fail;
-        }
-        if (!name || !attribute_name_valid(name)) {
-            snprintf(err, errlen,
-                     "The message attribute name '%.256s' is invalid: names are 1 to 256 "
-                     "characters of A-Z, a-z, 0-9, '_', '-' and '.', not starting with AWS. or "
-                     "Amazon., not starting or ending with '.', without '..'.",
-                     name ? name : "");
-            goto fail;
-        }
-        if (!type || !*type) {
-            snprintf(err, errlen,
-                     "The message attribute '%s' must contain non-empty message "
-                     "attribute type.",
-                     name);
-            goto fail;
-        }
-        const char *base = data_type_base(type);
-        if (!base) {
-            snprintf(err, errlen,
-                     "The message attribute '%s' has an invalid message attribute type, the set "
-                     "of supported type prefixes is Binary, Number, and String.",
-                     name);
-            goto fail;
-        }
-        bool binary = !strcmp(base, "Binary");
-        const char *value = binary ? bv : sv;
-        if (!value || (!binary && !*value)) {
-            snprintf(err, errlen,
-                     "The message attribute '%s' must contain non-empty message attribute value "
-                     "for message attribute type '%s'.",
-                     name, base);
-            goto fail;
-        }
-        if (!strcmp(base, "Number") && !number_valid(value)) {
-            snprintf(err, errlen, "Could not cast message attribute '%s' value to number.", name);
-            goto fail;
-        }
-        if (!strcmp(base, "String.Array")) {
-            json_t *arr = json_loads(value, JSON_DECODE_ANY, NULL);
-            bool ok = json_is_array(arr);
-            json_decref(arr);
-            if (!ok) {
-                snprintf(err, errlen,
-                         "The message attribute '%s' with type 'String.Array' must be a JSON "
-                         "array.",
-                         name);
-                goto fail;
-            }
-        }
-        json_object_set_new(out, name,
-                            json_pack("{s:s,s:s}", "DataType", type,
-                                      binary ? "BinaryValue" : "StringValue", value));
+        json_t *a = attribute_checked(
+            name, sl_form_getf(f, "%s.entry.%zu.Value.DataType", prefix, i),
+            sl_form_getf(f, "%s.entry.%zu.Value.StringValue", prefix, i),
+            sl_form_getf(f, "%s.entry.%zu.Value.BinaryValue", prefix, i), err, errlen);
+        if (!a) goto fail;
+        json_object_set_new(out, name, a);
     }
     return out;
 fail:
     json_decref(out);
     return NULL;
+}
+
+json_t *sl_sns_message_attributes(const json_t *in, char *err, size_t errlen) {
+    if (in && !json_is_object(in)) {
+        snprintf(err, errlen,
+                 "MessageAttributes must be an object of name: {DataType, "
+                 "StringValue | BinaryValue}");
+        return NULL;
+    }
+    if (!attributes_count_ok(json_object_size(in), err, errlen)) return NULL;
+    json_t *out = json_object();
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)in, name, v) {
+        json_t *a =
+            attribute_checked(name, json_string_value(json_object_get(v, "DataType")),
+                              json_string_value(json_object_get(v, "StringValue")),
+                              json_string_value(json_object_get(v, "BinaryValue")), err, errlen);
+        if (!a) {
+            json_decref(out);
+            return NULL;
+        }
+        json_object_set_new(out, name, a);
+    }
+    return out;
 }
 
 json_t *sns_form_tags(const sl_form *f, const char *prefix, char *err, size_t errlen) {

@@ -53,16 +53,33 @@ sl_sns_status sl_sns_publish(sl_sns *sns, const sl_sns_message *m, char message_
  * commit. */
 sl_sns_status sl_sns_publish_in(sl_sns *sns, sqlite3 *db, const sl_sns_message *m,
                                 char message_id[37], char *err, size_t errlen);
+/* Message attributes given as JSON ({"name": {"DataType", "StringValue"|"BinaryValue"}}, as a
+ * state machine writes them) checked as Publish checks them; the checked copy, or NULL with
+ * SNS's message in err. */
+json_t *sl_sns_message_attributes(const json_t *attributes, char *err, size_t errlen);
 /* Whether the topic exists now (S3 checks a TopicConfiguration's destination). */
 bool sl_sns_topic_exists(sl_sns *sns, const char *topic_arn);
 
 /* Inside the events dispatcher's drain job: publishes the S3 event message (Records, version
  * 2.1) of an outbox row of kind "s3" to each topic of the bucket's TopicConfigurations whose
- * events and key filters it matches. Returns the number published, or -1 on a store error. */
+ * events and key filters it matches. Returns the number published, or -1 on a store error
+ * or when sns is NULL (not wired in yet) and the bucket has topic configurations: the caller
+ * keeps the row and tries again later. */
 int sl_sns_s3_notify(sl_sns *sns, sqlite3 *db, const json_t *payload, int64_t sequence);
-/* Builds the S3 event message {"Records": [...]} for an outbox payload (fields of
- * s3_event_payload), a configuration id and a sequence. Pure (no store); region names awsRegion. */
+/* Inside S3's write job for PutBucketNotificationConfiguration: publishes s3:TestEvent to each
+ * topic ARN of the JSON array topics. 0, or -1 on a store error. */
+int sl_sns_s3_test_events(sl_sns *sns, sqlite3 *db, const char *bucket, const json_t *topics,
+                          const char *request_id);
+/* The S3 event message {"Records": [...]} for an outbox payload (the fields of
+ * s3_event_payload: eventName, bucket, key, size, etag, timeMs, requestId, sourceIp,
+ * accessKey, versionId when versioned), a configuration id, the region, the bucket owner's
+ * principal id and a sequence (the sequencer, increasing per change). Pure. */
 json_t *sl_sns_s3_records(const json_t *payload, const char *configuration_id, const char *region,
-                          int64_t sequence);
+                          const char *owner, int64_t sequence);
+/* {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time", "Bucket", "RequestId", "HostId"} */
+json_t *sl_sns_s3_test_event(const char *bucket, const char *request_id, int64_t time_ms);
+/* Whether a TopicConfiguration ({"Events": [...], "Filter": {"Key": {"FilterRules": [...]}}})
+ * wants event_name ("ObjectCreated:Put") on key. */
+bool sl_sns_s3_event_matches(const json_t *configuration, const char *event_name, const char *key);
 
 #endif

@@ -482,6 +482,174 @@ def test_kill9_between_publish_and_delivery():
     recv.shutdown()
 
 
+# ---- S3 topic notifications ----
+
+def s3():
+    return h.client("s3", endpoint=ep())
+
+
+def s3_topic_setup(recv, path, bucket, events=("s3:ObjectCreated:*",), rules=None):
+    arn = topic()
+    subscribe_http(arn, recv, path)
+    s3().create_bucket(Bucket=bucket)
+    conf = {"Id": "cfg-1", "TopicArn": arn, "Events": list(events)}
+    if rules:
+        conf["Filter"] = {"Key": {"FilterRules": rules}}
+    s3().put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"TopicConfigurations": [conf]})
+    return arn
+
+
+def test_s3_test_event_and_missing_topic():
+    recv = h.Receiver()
+    bucket = uniq("sns-test-event")
+    arn = s3_topic_setup(recv, "/te", bucket)
+    got = recv.wait(1, path="/te")
+    doc = json.loads(got[0]["body"])
+    assert doc["Subject"] == "Amazon S3 Notification" and doc["TopicArn"] == arn
+    test = json.loads(doc["Message"])
+    assert test["Service"] == "Amazon S3" and test["Event"] == "s3:TestEvent", test
+    assert test["Bucket"] == bucket and test["RequestId"] and test["HostId"] and test["Time"].endswith("Z")
+    missing = "arn:aws:sns:us-east-1:%s:%s" % (ACCOUNT, uniq("nope"))
+    err = expect_error("InvalidArgument", s3().put_bucket_notification_configuration, Bucket=bucket,
+                       NotificationConfiguration={"TopicConfigurations": [
+                           {"TopicArn": missing, "Events": ["s3:ObjectCreated:*"]}]})
+    assert "Unable to validate the following destination configurations" in str(err)
+    assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # the configuration that was there stays
+    cfg = s3().get_bucket_notification_configuration(Bucket=bucket)
+    assert cfg["TopicConfigurations"][0]["TopicArn"] == arn
+    recv.shutdown()
+
+
+def test_s3_upload_reaches_topic_as_records():
+    recv = h.Receiver()
+    bucket = uniq("sns-records")
+    arn = s3_topic_setup(recv, "/rec", bucket, events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*"),
+                         rules=[{"Name": "prefix", "Value": "in/"}, {"Name": "suffix", "Value": ".csv"}])
+    recv.wait(1, path="/rec")
+    recv.requests.clear()
+    s3().put_object(Bucket=bucket, Key="in/a b+c.csv", Body=b"12345")
+    s3().put_object(Bucket=bucket, Key="out/skip.csv", Body=b"x")
+    s3().put_object(Bucket=bucket, Key="in/skip.txt", Body=b"x")
+    s3().delete_object(Bucket=bucket, Key="in/a b+c.csv")
+    got = recv.wait(2, path="/rec")
+    time.sleep(0.5)
+    got = recv.at("/rec")
+    assert len(got) == 2, [r["body"] for r in got]
+    docs = [json.loads(r["body"]) for r in got]
+    assert all(d["Subject"] == "Amazon S3 Notification" and d["TopicArn"] == arn for d in docs)
+    put, delete = [json.loads(d["Message"])["Records"][0] for d in docs]
+    assert put["eventVersion"] == "2.1" and put["eventSource"] == "aws:s3"
+    assert put["awsRegion"] == "us-east-1" and put["eventName"] == "ObjectCreated:Put"
+    assert put["eventTime"].endswith("Z") and put["userIdentity"]["principalId"]
+    assert put["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+    assert put["responseElements"]["x-amz-request-id"] and put["responseElements"]["x-amz-id-2"]
+    s = put["s3"]
+    assert s["s3SchemaVersion"] == "1.0" and s["configurationId"] == "cfg-1"
+    assert s["bucket"] == {"name": bucket, "ownerIdentity": {"principalId": ACCOUNT},
+                           "arn": "arn:aws:s3:::" + bucket}
+    assert s["object"]["key"] == "in/a+b%2Bc.csv", s["object"]
+    assert s["object"]["size"] == 5 and s["object"]["eTag"] == "827ccb0eea8a706c4c34a16891f84e7b"
+    assert "versionId" not in s["object"]
+    assert delete["eventName"] == "ObjectRemoved:Delete"
+    assert "size" not in delete["s3"]["object"]
+    assert delete["s3"]["object"]["sequencer"] > s["object"]["sequencer"]
+    recv.shutdown()
+
+
+def test_kill9_between_upload_and_topic_delivery():
+    hook_port = h.free_port()
+    recv = h.Receiver(port=hook_port)
+    bucket = uniq("sns-crash")
+    arn = s3_topic_setup(recv, "/s3crash", bucket)
+    fast_retries(arn, delay=1, retries=30)
+    recv.wait(1, path="/s3crash")
+    recv.shutdown()
+    recv.server_close()
+    for i in range(3):
+        s3().put_object(Bucket=bucket, Key="k%d" % i, Body=b"x")
+    h.kill9(STATE["proc"])
+    recv = h.Receiver(port=hook_port)
+    start_daemon()
+    got = recv.wait(3, path="/s3crash", timeout=30)
+    keys = sorted(json.loads(json.loads(r["body"])["Message"])["Records"][0]["s3"]["object"]["key"]
+                  for r in got)
+    assert keys == ["k0", "k1", "k2"], [r["body"][:300] for r in recv.at()]
+    recv.shutdown()
+
+
+# ---- EventBridge and Step Functions ----
+
+def test_eventbridge_rule_publishes_to_topic():
+    ev = h.client("events", endpoint=ep())
+    arn = topic()
+    recv = h.Receiver()
+    subscribe_http(arn, recv, "/eb")
+    rule = uniq("to-sns")
+    ev.put_rule(Name=rule, EventPattern=json.dumps({"source": ["sns.test"]}))
+    r = ev.put_targets(Rule=rule, Targets=[
+        {"Id": "whole", "Arn": arn},
+        {"Id": "shaped", "Arn": arn, "InputTransformer": {
+            "InputPathsMap": {"n": "$.detail.n"}, "InputTemplate": '"number <n>"'}}])
+    assert r["FailedEntryCount"] == 0, r
+    ev.put_events(Entries=[{"Source": "sns.test", "DetailType": "t", "Detail": json.dumps({"n": 7})}])
+    got = [json.loads(x["body"])["Message"] for x in recv.wait(2, path="/eb")]
+    assert len(got) == 2, got
+    whole = [json.loads(m) for m in got if m.startswith("{")]
+    assert whole and whole[0]["detail"] == {"n": 7} and whole[0]["source"] == "sns.test", got
+    assert '"number 7"' in got or "number 7" in got, got
+    recv.shutdown()
+
+
+def sfn_run(definition, timeout=20):
+    sfn = h.client("stepfunctions", endpoint=ep())
+    sm = sfn.create_state_machine(name=uniq("sm"), definition=json.dumps(definition),
+                                  roleArn="arn:aws:iam::%s:role/sfn" % ACCOUNT)["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=sm, input=json.dumps({"who": "world", "n": 3}))
+    d = h.wait_until(lambda: sfn.describe_execution(executionArn=ex["executionArn"]),
+                     lambda d: d["status"] != "RUNNING", timeout=timeout)
+    return d, sfn.get_execution_history(executionArn=ex["executionArn"])["events"]
+
+
+def test_step_functions_sns_publish():
+    arn = topic()
+    recv = h.Receiver()
+    subscribe_http(arn, recv, "/sfn")
+    d, _ = sfn_run({"StartAt": "P", "States": {
+        "P": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+              "Parameters": {"TopicArn": arn, "Subject": "from sfn",
+                             "Message": {"hello.$": "$.who", "n.$": "$.n"},
+                             "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "sfn"}}},
+              "Next": "Q"},
+        "Q": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+              "Parameters": {"TargetArn": arn, "Message": "plain text"}, "End": True}}})
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert set(out) == {"MessageId", "SdkHttpMetadata", "SdkResponseMetadata"}, out
+    assert out["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    assert out["SdkResponseMetadata"]["RequestId"]
+    docs = [json.loads(x["body"]) for x in recv.wait(2, path="/sfn")]
+    first = [x for x in docs if x.get("Subject") == "from sfn"][0]
+    assert json.loads(first["Message"]) == {"hello": "world", "n": 3}
+    assert first["MessageAttributes"] == {"kind": {"Type": "String", "Value": "sfn"}}
+    assert out["MessageId"] in [x["MessageId"] for x in docs]
+    assert "plain text" in [x["Message"] for x in docs]
+    # a missing topic fails the state with the SDK's exception name, catchable
+    missing = "arn:aws:sns:us-east-1:%s:%s" % (ACCOUNT, uniq("gone"))
+    d, _ = sfn_run({"StartAt": "P", "States": {
+        "P": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+              "Parameters": {"TopicArn": missing, "Message": "m"}, "End": True,
+              "Catch": [{"ErrorEquals": ["SNS.NotFoundException"], "ResultPath": "$.err",
+                         "Next": "Caught"}]},
+        "Caught": {"Type": "Pass", "End": True}}})
+    assert d["status"] == "SUCCEEDED", d
+    err = json.loads(d["output"])["err"]
+    assert err["Error"] == "SNS.NotFoundException", err
+    assert "Error Code: NotFound" in err["Cause"], err
+    recv.shutdown()
+
+
 TESTS = [
     test_create_topic_idempotent_and_attributes,
     test_list_topics_pages,
@@ -495,6 +663,11 @@ TESTS = [
     test_receiver_fails_then_recovers,
     test_email_through_smtp,
     test_kill9_between_publish_and_delivery,
+    test_s3_test_event_and_missing_topic,
+    test_s3_upload_reaches_topic_as_records,
+    test_kill9_between_upload_and_topic_delivery,
+    test_eventbridge_rule_publishes_to_topic,
+    test_step_functions_sns_publish,
 ]
 
 if __name__ == "__main__":

@@ -310,13 +310,143 @@ static void test_mail_text(void **state) {
     free(m);
 }
 
+/* Same keys at every level of two JSON objects (values are compared by the caller). */
+static bool same_shape(const json_t *a, const json_t *b) {
+    if (json_typeof(a) != json_typeof(b)) return false;
+    if (json_is_array(a)) {
+        if (json_array_size(a) != json_array_size(b)) return false;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!same_shape(json_array_get(a, i), json_array_get(b, i))) return false;
+        return true;
+    }
+    if (!json_is_object(a)) return true;
+    if (json_object_size(a) != json_object_size(b)) return false;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)a, k, v) {
+        json_t *w = json_object_get(b, k);
+        if (!w || !same_shape(v, w)) return false;
+    }
+    return true;
+}
+
+/* AWS's documented example of an S3 event message (eventVersion 2.1). */
+static const char aws_example[] =
+    "{\"Records\":[{\"eventVersion\":\"2.1\",\"eventSource\":\"aws:s3\",\"awsRegion\":"
+    "\"us-west-2\",\"eventTime\":\"1970-01-01T00:00:00.000Z\",\"eventName\":"
+    "\"ObjectCreated:Put\",\"userIdentity\":{\"principalId\":\"AIDAJDPLRKLG7UEXAMPLE\"},"
+    "\"requestParameters\":{\"sourceIPAddress\":\"172.16.0.1\"},\"responseElements\":{"
+    "\"x-amz-request-id\":\"C3D13FE58DE4C810\",\"x-amz-id-2\":\"FMyUVURIY8/IgAtTv8xRjskZQp\"},"
+    "\"s3\":{\"s3SchemaVersion\":\"1.0\",\"configurationId\":\"testConfigRule\",\"bucket\":{"
+    "\"name\":\"amzn-s3-demo-bucket\",\"ownerIdentity\":{\"principalId\":\"A3NL1KOZZKExample\"},"
+    "\"arn\":\"arn:aws:s3:::amzn-s3-demo-bucket\"},\"object\":{\"key\":\"HappyFace.jpg\","
+    "\"size\":1024,\"eTag\":\"d41d8cd98f00b204e9800998ecf8427e\",\"versionId\":"
+    "\"096fKKXTRTtl3on89fVO.nfljtsv6qko\",\"sequencer\":\"0055AED6DCD90281E5\"}}}]}";
+
+static void test_s3_records(void **state) {
+    (void)state;
+    json_t *payload =
+        json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:s,s:s,s:s,s:s}", "eventName", "ObjectCreated:Put",
+                  "bucket", "amzn-s3-demo-bucket", "key", "HappyFace.jpg", "size", 1024, "etag",
+                  "d41d8cd98f00b204e9800998ecf8427e", "timeMs", (json_int_t)0, "requestId",
+                  "C3D13FE58DE4C810", "sourceIp", "172.16.0.1", "accessKey",
+                  "AIDAJDPLRKLG7UEXAMPLE", "versionId", "096fKKXTRTtl3on89fVO.nfljtsv6qko");
+    json_t *got = sl_sns_s3_records(payload, "testConfigRule", "us-west-2", "A3NL1KOZZKExample",
+                                    0x55AED6DCD90281E5LL);
+    json_t *want = json_loads(aws_example, 0, NULL);
+    assert_non_null(want);
+    if (!same_shape(got, want)) {
+        char *t = json_dumps(got, JSON_COMPACT);
+        fail_msg("shape differs from AWS's example: %s", t);
+    }
+    /* every value AWS's example derives from the same inputs is the same */
+    json_t *r = json_array_get(json_object_get(got, "Records"), 0);
+    json_t *w = json_array_get(json_object_get(want, "Records"), 0);
+    static const char *const same[] = {"eventVersion",     "eventSource", "awsRegion",
+                                       "eventTime",        "eventName",   "userIdentity",
+                                       "requestParameters"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        if (!json_equal(json_object_get(r, same[i]), json_object_get(w, same[i])))
+            fail_msg("%s differs", same[i]);
+    json_t *rs3 = json_object_get(r, "s3"), *ws3 = json_object_get(w, "s3");
+    assert_true(json_equal(json_object_get(rs3, "bucket"), json_object_get(ws3, "bucket")));
+    json_t *ro = json_object_get(rs3, "object");
+    json_t *wo = json_object_get(ws3, "object");
+    assert_true(json_equal(json_object_get(ro, "key"), json_object_get(wo, "key")));
+    assert_true(json_equal(json_object_get(ro, "size"), json_object_get(wo, "size")));
+    assert_true(json_equal(json_object_get(ro, "eTag"), json_object_get(wo, "eTag")));
+    assert_true(json_equal(json_object_get(ro, "versionId"), json_object_get(wo, "versionId")));
+    assert_string_equal(json_string_value(json_object_get(ro, "sequencer")), "55AED6DCD90281E5");
+    json_decref(got);
+
+    /* keys are URL-encoded as S3 does; a delete has no size or eTag; no versionId unversioned */
+    json_object_set_new(payload, "key", json_string("dir/a b+c=\xc3\xa9.txt"));
+    json_object_set_new(payload, "eventName", json_string("ObjectRemoved:Delete"));
+    json_object_del(payload, "versionId");
+    got = sl_sns_s3_records(payload, "c", "us-east-1", "o", 2);
+    ro = json_object_get(json_object_get(json_array_get(json_object_get(got, "Records"), 0), "s3"),
+                         "object");
+    assert_string_equal(json_string_value(json_object_get(ro, "key")), "dir/a+b%2Bc%3D%C3%A9.txt");
+    assert_null(json_object_get(ro, "size"));
+    assert_null(json_object_get(ro, "eTag"));
+    assert_null(json_object_get(ro, "versionId"));
+    assert_string_equal(json_string_value(json_object_get(ro, "sequencer")), "0000000000000002");
+    json_decref(got);
+    json_decref(want);
+    json_decref(payload);
+}
+
+static void test_s3_test_event_and_matching(void **state) {
+    (void)state;
+    json_t *t = sl_sns_s3_test_event("b", "RID", 0);
+    char *text = json_dumps(t, JSON_COMPACT);
+    assert_string_equal(text, "{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\",\"Time\":"
+                              "\"1970-01-01T00:00:00.000Z\",\"Bucket\":\"b\",\"RequestId\":"
+                              "\"RID\",\"HostId\":\"RID\"}");
+    free(text);
+    json_decref(t);
+    static const struct {
+        const char *config, *event, *key;
+        bool match;
+    } cases[] = {
+        {"{\"Events\":[\"s3:ObjectCreated:*\"]}", "ObjectCreated:Put", "k", true},
+        {"{\"Events\":[\"s3:ObjectCreated:*\"]}", "ObjectRemoved:Delete", "k", false},
+        {"{\"Events\":[\"s3:ObjectCreated:Copy\"]}", "ObjectCreated:Put", "k", false},
+        {"{\"Events\":[\"s3:ObjectCreated:Put\"]}", "ObjectCreated:Put", "k", true},
+        {"{\"Events\":[\"s3:*\"]}", "ObjectTagging:Put", "k", true},
+        {"{\"Events\":[\"s3:ObjectCreated:*\"],\"Filter\":{\"Key\":{\"FilterRules\":[{\"Name\":"
+         "\"Prefix\",\"Value\":\"in/\"},{\"Name\":\"Suffix\",\"Value\":\".csv\"}]}}}",
+         "ObjectCreated:Put", "in/a.csv", true},
+        {"{\"Events\":[\"s3:ObjectCreated:*\"],\"Filter\":{\"Key\":{\"FilterRules\":[{\"Name\":"
+         "\"Prefix\",\"Value\":\"in/\"},{\"Name\":\"Suffix\",\"Value\":\".csv\"}]}}}",
+         "ObjectCreated:Put", "out/a.csv", false},
+        {"{\"Events\":[\"s3:ObjectCreated:*\"],\"Filter\":{\"Key\":{\"FilterRules\":[{\"Name\":"
+         "\"Suffix\",\"Value\":\".csv\"}]}}}",
+         "ObjectCreated:Put", "in/a.txt", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *c = json_loads(cases[i].config, 0, NULL);
+        assert_non_null(c);
+        if (sl_sns_s3_event_matches(c, cases[i].event, cases[i].key) != cases[i].match)
+            fail_msg("case %zu", i);
+        json_decref(c);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_attribute_maps),       cmocka_unit_test(test_message_attributes),
-        cmocka_unit_test(test_tags_and_lists),       cmocka_unit_test(test_topic_names_and_arns),
-        cmocka_unit_test(test_message_structure),    cmocka_unit_test(test_filter_policies),
-        cmocka_unit_test(test_filter_policy_errors), cmocka_unit_test(test_attributes_doc),
-        cmocka_unit_test(test_string_to_sign),       cmocka_unit_test(test_mail_text),
+        cmocka_unit_test(test_attribute_maps),
+        cmocka_unit_test(test_message_attributes),
+        cmocka_unit_test(test_tags_and_lists),
+        cmocka_unit_test(test_topic_names_and_arns),
+        cmocka_unit_test(test_message_structure),
+        cmocka_unit_test(test_filter_policies),
+        cmocka_unit_test(test_filter_policy_errors),
+        cmocka_unit_test(test_attributes_doc),
+        cmocka_unit_test(test_string_to_sign),
+        cmocka_unit_test(test_mail_text),
+        cmocka_unit_test(test_s3_records),
+        cmocka_unit_test(test_s3_test_event_and_matching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
