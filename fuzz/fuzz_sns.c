@@ -1,8 +1,9 @@
 /* Fuzz target: SNS's request parsers on arbitrary bodies. The input is decoded as a Query
  * form and every SNS parser reads it (attribute maps, message attributes, tags, lists), and
- * the raw input is compiled as a filter policy in both scopes and parsed as a
- * MessageStructure=json message; a policy that compiles is matched against the parsed
- * attributes and the input as a body. Nothing may crash, leak or read out of bounds. */
+ * the raw input is compiled as a filter policy in both scopes, parsed as a
+ * MessageStructure=json message and as JSON message attributes (sns:publish's); a policy that
+ * compiles is matched against the parsed attributes and the input as a body. Nothing may crash,
+ * leak or read out of bounds. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     json_decref(sns_message_structure_parse(text, err, sizeof err));
+    /* MessageAttributes as a state machine writes them */
+    json_t *doc = json_loads(text, JSON_DECODE_ANY, NULL);
+    json_decref(sl_sns_message_attributes(doc, err, sizeof err));
+    json_decref(doc);
     json_decref(attrs);
     free(text);
     return 0;

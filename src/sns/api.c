@@ -411,11 +411,11 @@ static void op_subscribe(sns_call *c) {
         return fail(c, 400, "InvalidParameter",
                     "Invalid parameter: Amazon SNS does not support this protocol string: %.64s",
                     protocol);
-    if (!endpoint || (http && strncmp(endpoint, "http://", 7)) ||
-        (https && strncmp(endpoint, "https://", 8)) || ((http || https) && strlen(endpoint) < 9))
-        if (!email)
-            return invalid(c, "Endpoint Reason: Endpoint must match the specified protocol");
     if (email && (!endpoint || !email_valid(endpoint))) return invalid(c, "Email address");
+    const char *scheme = https ? "https://" : "http://";
+    if (!email &&
+        (!endpoint || !sl_str_has_prefix(endpoint, scheme) || strlen(endpoint) <= strlen(scheme)))
+        return invalid(c, "Endpoint Reason: Endpoint must match the specified protocol");
     char err[300];
     json_t *attrs = sns_form_map(&c->form, "Attributes", err, sizeof err);
     if (!attrs) return fail(c, 400, "InvalidParameter", "%s", err);
