@@ -941,6 +941,11 @@ static void begin_cert(sl_req *req, void *svc) {
         return sl_resp_set(req, 404, "application/json", nf, sizeof nf - 1);
     }
     const char *pem = sns_signing_cert(sns);
+    if (!pem) {
+        static const char err[] =
+            "{\"message\":\"the SNS signing key is unusable: see the log\"}\n";
+        return sl_resp_set(req, 500, "application/json", err, sizeof err - 1);
+    }
     sl_resp_set(req, 200, "application/x-pem-file", pem, strlen(pem));
 }
 

@@ -94,7 +94,8 @@ static char *self_signed_cert(EVP_PKEY *key) {
     return pem;
 }
 
-struct sns_signer *sns_signer_open(const char *data_dir, char *err, size_t errlen) {
+/* Loads or creates the signing key under the data dir, and makes its certificate. */
+static struct sns_signer *signer_open(const char *data_dir, char *err, size_t errlen) {
     EVP_PKEY *key = load_or_create_key(data_dir, err, errlen);
     if (!key) return NULL;
     char *pem = self_signed_cert(key);
@@ -116,7 +117,27 @@ void sns_signer_free(struct sns_signer *s) {
     free(s);
 }
 
-const char *sns_signing_cert(const sl_sns *sns) { return sns->signer->cert_pem; }
+/* The signer, made on first use (a new data dir's RSA key takes a while to generate, and a
+ * daemon that never sends an SNS message should not start slower for it). NULL, logged, when
+ * the key cannot be read or written. */
+static struct sns_signer *signer(sl_sns *sns) {
+    pthread_mutex_lock(&sns->signer_mu);
+    if (!sns->signer && !sns->signer_failed) {
+        char err[300];
+        sns->signer = signer_open(sl_store_dir(sns->store), err, sizeof err);
+        if (!sns->signer) {
+            sns->signer_failed = true;
+            sl_error("\"sns signing key unusable: messages go unsigned\" error=\"%s\"", err);
+        }
+    }
+    pthread_mutex_unlock(&sns->signer_mu);
+    return sns->signer;
+}
+
+const char *sns_signing_cert(sl_sns *sns) {
+    struct sns_signer *s = signer(sns);
+    return s ? s->cert_pem : NULL;
+}
 
 static void sign_field(sl_buf *b, const json_t *msg, const char *name) {
     const char *v = json_string_value(json_object_get(msg, name));
@@ -142,6 +163,7 @@ char *sns_string_to_sign(const json_t *msg) {
 
 /* base64 of the signature of text with SHA1 (version "1") or SHA256 (other). */
 static char *sign_text(const struct sns_signer *s, const char *text, bool sha256) {
+    if (!s) return NULL;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char sig[1024];
     size_t siglen = sizeof sig;
@@ -206,7 +228,7 @@ static json_t *message_as_sent(const sl_sns *sns, const json_t *doc, const char 
     const char *version = json_string_value(json_object_get(doc, "SignatureVersion"));
     if (!version) version = "1";
     char *text = sns_string_to_sign(out);
-    char *sig = sign_text(sns->signer, text, strcmp(version, "1") != 0);
+    char *sig = sign_text(signer((sl_sns *)sns), text, strcmp(version, "1") != 0);
     free(text);
     json_object_set_new(out, "SignatureVersion", json_string(version));
     json_object_set_new(out, "Signature", json_string(sig ? sig : ""));
@@ -241,7 +263,8 @@ typedef enum {
 } send_result;
 
 static send_result send_http(sl_sns *sns, const char *sub_arn, const char *url, bool raw,
-                             const json_t *doc, char *err, size_t errlen) {
+                             const json_t *doc, const char *content_type, char *err,
+                             size_t errlen) {
     const sl_curl_api *cu = sl_curl(err, errlen);
     if (!cu) return RETRY;
     if (!thread_curl) thread_curl = cu->easy_init();
@@ -268,7 +291,9 @@ static send_result send_http(sl_sns *sns, const char *sub_arn, const char *url, 
         h = cu->slist_append(h, line);
     }
     if (raw && notification) h = cu->slist_append(h, "x-amz-sns-rawdelivery: true");
-    h = cu->slist_append(h, "Content-Type: text/plain; charset=UTF-8");
+    snprintf(line, sizeof line, "Content-Type: %.200s",
+             content_type ? content_type : "text/plain; charset=UTF-8");
+    h = cu->slist_append(h, line);
     h = cu->slist_append(h, "User-Agent: Amazon Simple Notification Service Agent");
     h = cu->slist_append(h, "Expect:");
     cu->easy_setopt(curl, CURLOPT_URL, url);
@@ -497,7 +522,9 @@ static int64_t run_due(sl_sns *sns) {
             o->result = DROP;
             snprintf(o->error, sizeof o->error, "stored delivery is unreadable");
         } else if (!strncmp(protocol, "http", 4)) {
-            o->result = send_http(sns, sub_arn, endpoint, raw, doc, o->error, sizeof o->error);
+            const char *ctype = json_string_value(json_object_get(policy, "headerContentType"));
+            o->result =
+                send_http(sns, sub_arn, endpoint, raw, doc, ctype, o->error, sizeof o->error);
         } else {
             o->result = send_mail(sns, sub_arn, protocol, endpoint, doc, o->error, sizeof o->error);
         }

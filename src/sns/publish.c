@@ -28,7 +28,8 @@ static json_t *default_policy(const char *protocol) {
 }
 
 /* The retry policy for a delivery: the subscription's DeliveryPolicy healthyRetryPolicy, else
- * the topic's DeliveryPolicy http.defaultHealthyRetryPolicy, else the default. */
+ * the topic's DeliveryPolicy http.defaultHealthyRetryPolicy, else the default; plus the
+ * request policy's headerContentType (requestPolicy, else http.defaultRequestPolicy) when set. */
 static json_t *effective_policy(const char *protocol, const json_t *sub_attrs,
                                 const json_t *topic_attrs) {
     json_t *out = default_policy(protocol);
@@ -37,14 +38,19 @@ static json_t *effective_policy(const char *protocol, const json_t *sub_attrs,
                            json_string_value(json_object_get(sub_attrs, "DeliveryPolicy"))};
     for (int i = 0; i < 2; i++) {
         json_t *d = docs[i] ? json_loads(docs[i], 0, NULL) : NULL;
-        json_t *p = i == 0
-                        ? json_object_get(json_object_get(d, "http"), "defaultHealthyRetryPolicy")
-                        : json_object_get(d, "healthyRetryPolicy");
+        json_t *http = i == 0 ? json_object_get(d, "http") : d;
+        json_t *p =
+            json_object_get(http, i == 0 ? "defaultHealthyRetryPolicy" : "healthyRetryPolicy");
         const char *k;
         json_t *v;
         json_object_foreach(p, k, v) {
             if (json_object_get(out, k)) json_object_set(out, k, v);
         }
+        /* the request policy's Content-Type rides along with the retry figures */
+        json_t *ctype = json_object_get(
+            json_object_get(http, i == 0 ? "defaultRequestPolicy" : "requestPolicy"),
+            "headerContentType");
+        if (json_is_string(ctype)) json_object_set(out, "headerContentType", ctype);
         json_decref(d);
     }
     return out;

@@ -27,7 +27,9 @@ struct sl_sns {
     pthread_cond_t cv;
     bool started, stopping, kicked;
 
-    struct sns_signer *signer; /* RSA key and certificate (deliver.c) */
+    pthread_mutex_t signer_mu;
+    struct sns_signer *signer; /* RSA key and certificate, made on first use (deliver.c) */
+    bool signer_failed;
 };
 
 /* ---- request.c: Query forms into values (pure) ---- */
@@ -138,10 +140,9 @@ int sns_queue_confirmation(sl_sns *sns, sqlite3 *db, const sns_subscription *s, 
 
 int sns_deliver_start(sl_sns *sns, char *err, size_t errlen);
 void sns_deliver_stop(sl_sns *sns);
-/* The PEM certificate served at the SigningCertURL (static storage while sns lives). */
-const char *sns_signing_cert(const sl_sns *sns);
-/* Loads or creates the signing key pair under the data dir. */
-struct sns_signer *sns_signer_open(const char *data_dir, char *err, size_t errlen);
+/* The PEM certificate served at the SigningCertURL (valid while sns lives), or NULL when
+ * the key is unusable. Makes the key on first use. */
+const char *sns_signing_cert(sl_sns *sns);
 void sns_signer_free(struct sns_signer *s);
 /* The string SNS signs for a message document (Type decides the fields), as AWS documents. */
 char *sns_string_to_sign(const json_t *msg);

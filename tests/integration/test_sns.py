@@ -318,8 +318,13 @@ def test_raw_message_delivery():
     assert hd["x-amz-sns-message-type"] == "Notification" and hd["x-amz-sns-subscription-arn"] == sub
     c.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RawMessageDelivery",
                                   AttributeValue="false")
+    c.set_subscription_attributes(SubscriptionArn=sub, AttributeName="DeliveryPolicy",
+                                  AttributeValue=json.dumps({"requestPolicy": {
+                                      "headerContentType": "application/json"}}))
     c.publish(TopicArn=arn, Message="wrapped")
-    assert json.loads(recv.wait(2, path="/raw")[1]["body"])["Message"] == "wrapped"
+    req = recv.wait(2, path="/raw")[1]
+    assert json.loads(req["body"])["Message"] == "wrapped"
+    assert {k.lower(): v for k, v in req["headers"].items()}["content-type"] == "application/json"
     expect_error("InvalidParameter", c.set_subscription_attributes, SubscriptionArn=sub,
                  AttributeName="RawMessageDelivery", AttributeValue="maybe")
     recv.shutdown()
