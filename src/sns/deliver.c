@@ -44,7 +44,7 @@ static EVP_PKEY *load_or_create_key(const char *data_dir, char *err, size_t errl
         EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
         fclose(f);
         if (k) return k;
-        snprintf(err, errlen, "%s is not a PEM private key", path);
+        snprintf(err, errlen, "%.200s is not a PEM private key", path);
         return NULL;
     }
     EVP_PKEY *k = EVP_RSA_gen(2048);
@@ -60,7 +60,7 @@ static EVP_PKEY *load_or_create_key(const char *data_dir, char *err, size_t errl
     if (f) ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok, fclose(f);
     else if (fd >= 0) close(fd);
     if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write %.200s: %.80s", path, strerror(errno));
         unlink(tmp);
         EVP_PKEY_free(k);
         return NULL;
