@@ -212,7 +212,7 @@ static void copy_field(json_t *out, const json_t *doc, const char *name) {
 
 /* The document in AWS's field order, with URLs and signature. The signature version is the
  * topic's SignatureVersion attribute when the row carries one, else "1" as on AWS. */
-static json_t *message_as_sent(const sl_sns *sns, const json_t *doc, const char *sub_arn) {
+static json_t *message_as_sent(sl_sns *sns, const json_t *doc, const char *sub_arn) {
     const char *type = json_string_value(json_object_get(doc, "Type"));
     bool notification = type && !strcmp(type, "Notification");
     json_t *out = json_object();
@@ -228,7 +228,7 @@ static json_t *message_as_sent(const sl_sns *sns, const json_t *doc, const char 
     const char *version = json_string_value(json_object_get(doc, "SignatureVersion"));
     if (!version) version = "1";
     char *text = sns_string_to_sign(out);
-    char *sig = sign_text(signer((sl_sns *)sns), text, strcmp(version, "1") != 0);
+    char *sig = sign_text(signer(sns), text, strcmp(version, "1") != 0);
     free(text);
     json_object_set_new(out, "SignatureVersion", json_string(version));
     json_object_set_new(out, "Signature", json_string(sig ? sig : ""));
@@ -430,8 +430,7 @@ static send_result send_mail(sl_sns *sns, const char *sub_arn, const char *proto
 
 /* ---- the worker ---- */
 
-/* Seconds before retry number k (1-based) of a policy. */
-static int64_t retry_delay_s(const json_t *policy, int k) {
+int64_t sns_retry_delay_s(const json_t *policy, int k) {
     int64_t n = json_integer_value(json_object_get(policy, "numRetries"));
     int64_t lo = json_integer_value(json_object_get(policy, "minDelayTarget"));
     int64_t hi = json_integer_value(json_object_get(policy, "maxDelayTarget"));
@@ -531,7 +530,7 @@ static int64_t run_due(sl_sns *sns) {
         if (o->result == RETRY) {
             int64_t retries = json_integer_value(json_object_get(policy, "numRetries"));
             if (o->attempts > retries) o->result = DROP;
-            else o->next_ms = sl_now_ms() + retry_delay_s(policy, o->attempts) * 1000;
+            else o->next_ms = sl_now_ms() + sns_retry_delay_s(policy, o->attempts) * 1000;
         }
         if (o->result != SENT)
             sl_info("\"sns delivery failed\" subscription=%s attempt=%d retry=%s error=\"%s\"",

@@ -144,6 +144,10 @@ void sns_deliver_stop(sl_sns *sns);
  * the key is unusable. Makes the key on first use. */
 const char *sns_signing_cert(sl_sns *sns);
 void sns_signer_free(struct sns_signer *s);
+/* Seconds before retry number k (1-based) of a retry policy ({"numRetries", "minDelayTarget",
+ * "maxDelayTarget", "backoffFunction"}): linear/arithmetic spread evenly from min to max over
+ * the retries, exponential/geometric double from min (at least 1) up to max. */
+int64_t sns_retry_delay_s(const json_t *policy, int k);
 /* The string SNS signs for a message document (Type decides the fields), as AWS documents. */
 char *sns_string_to_sign(const json_t *msg);
 

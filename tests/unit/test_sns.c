@@ -298,6 +298,29 @@ static void test_string_to_sign(void **state) {
     json_decref(c);
 }
 
+static void test_retry_delays(void **state) {
+    (void)state;
+    json_t *aws_default = json_pack("{s:i,s:i,s:i,s:s}", "numRetries", 3, "minDelayTarget", 20,
+                                    "maxDelayTarget", 20, "backoffFunction", "linear");
+    for (int k = 1; k <= 3; k++) assert_int_equal(sns_retry_delay_s(aws_default, k), 20);
+    json_decref(aws_default);
+    json_t *linear = json_pack("{s:i,s:i,s:i,s:s}", "numRetries", 5, "minDelayTarget", 10,
+                               "maxDelayTarget", 50, "backoffFunction", "linear");
+    static const int64_t want_linear[] = {10, 20, 30, 40, 50};
+    for (int k = 1; k <= 5; k++) assert_int_equal(sns_retry_delay_s(linear, k), want_linear[k - 1]);
+    json_decref(linear);
+    json_t *expo = json_pack("{s:i,s:i,s:i,s:s}", "numRetries", 49, "minDelayTarget", 10,
+                             "maxDelayTarget", 600, "backoffFunction", "exponential");
+    static const int64_t want_expo[] = {10, 20, 40, 80, 160, 320, 600, 600};
+    for (int k = 1; k <= 8; k++) assert_int_equal(sns_retry_delay_s(expo, k), want_expo[k - 1]);
+    json_decref(expo);
+    /* max below min is read as min */
+    json_t *odd =
+        json_pack("{s:i,s:i,s:i}", "numRetries", 2, "minDelayTarget", 5, "maxDelayTarget", 1);
+    assert_int_equal(sns_retry_delay_s(odd, 2), 5);
+    json_decref(odd);
+}
+
 static void test_mail_text(void **state) {
     (void)state;
     char *m = sns_mail_text("from@x", "to@y", "Sub\r\nBcc: evil@z", "line1\nline2", "id1");
@@ -446,6 +469,7 @@ int main(void) {
         cmocka_unit_test(test_string_to_sign),
         cmocka_unit_test(test_mail_text),
         cmocka_unit_test(test_s3_records),
+        cmocka_unit_test(test_retry_delays),
         cmocka_unit_test(test_s3_test_event_and_matching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
