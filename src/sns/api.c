@@ -441,6 +441,9 @@ static void op_subscribe(sns_call *c) {
     sns_status s = sns_subscription_add(c->sns, &in, &out, &existing);
     json_decref(attrs);
     if (s == SNS_NOT_FOUND) return not_found(c, "Topic");
+    if (s == SNS_CONFLICT)
+        return invalid(c, "Attributes Reason: Subscription already exists with different "
+                          "attributes");
     if (s != SNS_OK) return internal_error(c);
     const char *ret = param(c, "ReturnSubscriptionArn");
     bool show = out.confirmed || (ret && !strcmp(ret, "true"));

@@ -551,7 +551,8 @@ static void *worker_main(void *arg) {
     for (;;) {
         pthread_mutex_lock(&sns->mu);
         if (!sns->kicked && !sns->stopping && wait_ms > 0)
-            sl_cond_wait_ms(&sns->cv, &sns->mu, wait_ms > 1000 ? 1000 : wait_ms);
+            /* every producer kicks after its commit: the timed wait is for retries due */
+            sl_cond_wait_ms(&sns->cv, &sns->mu, wait_ms > 5000 ? 5000 : wait_ms);
         bool stop = sns->stopping;
         sns->kicked = false;
         pthread_mutex_unlock(&sns->mu);

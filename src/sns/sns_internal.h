@@ -115,7 +115,8 @@ sns_status sns_topics_list(sl_sns *sns, const char *after, int max, json_t **arn
 void sns_topic_counts(sl_sns *sns, const char *arn, int *confirmed, int *pending);
 
 /* Adds a subscription or returns the existing one of the same topic, protocol and endpoint
- * (*out filled either way; *existing says which). */
+ * (*out filled either way; *existing says which); SNS_CONFLICT when that one has other values
+ * for the attributes asked for. */
 sns_status sns_subscription_add(sl_sns *sns, const sns_subscription *s, sns_subscription *out,
                                 bool *existing);
 sns_status sns_subscription_get(sl_sns *sns, const char *arn, sns_subscription *out);

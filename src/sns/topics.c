@@ -1,5 +1,6 @@
 /* topics: SNS topics and subscriptions as rows in the store. CreateTopic and Subscribe are
- * idempotent (same name / same topic, protocol and endpoint return the existing one), checked
+ * idempotent (same name / same topic, protocol and endpoint return the existing one, unless
+ * other attributes are asked for), checked
  * and written inside one write job so two racing calls cannot both create. Deleting a topic
  * deletes its subscriptions, as on AWS; deliveries already queued still go out. */
 #include <stdio.h>
@@ -252,6 +253,12 @@ static int sub_add_run(sqlite3 *db, void *arg) {
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) {
         j->existing = true;
+        /* Idempotent only when the attributes asked for are the ones it has. */
+        const char *k;
+        json_t *v;
+        json_object_foreach(j->in->attributes, k, v) {
+            if (!json_equal(json_object_get(j->out->attributes, k), v)) return SNS_CONFLICT;
+        }
         /* A pending subscription asked again gets a new confirmation message, as on AWS. */
         if (!j->out->confirmed && sns_queue_confirmation(j->sns, db, j->out, false) != 0)
             return SNS_FAILED;

@@ -258,6 +258,11 @@ def test_http_confirm_publish_headers_and_signature():
     sub = subscribe_http(arn, recv, "/hook")
     attrs = c.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
     assert attrs["PendingConfirmation"] == "false" and attrs["Protocol"] == "http"
+    # Subscribe is idempotent for the same endpoint, unless other attributes are asked for
+    again = c.subscribe(TopicArn=arn, Protocol="http", Endpoint=recv.url + "/hook")
+    assert again["SubscriptionArn"] == sub, again
+    expect_error("InvalidParameter", c.subscribe, TopicArn=arn, Protocol="http",
+                 Endpoint=recv.url + "/hook", Attributes={"RawMessageDelivery": "true"})
     listed = c.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
     assert [s["SubscriptionArn"] for s in listed] == [sub]
     r = c.publish(TopicArn=arn, Message="hello world", Subject="greeting",
