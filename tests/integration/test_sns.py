@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -660,6 +661,29 @@ def test_step_functions_sns_publish():
     recv.shutdown()
 
 
+def test_step_functions_sns_publish_wait_for_task_token():
+    arn = topic()
+    sfn = h.client("stepfunctions", endpoint=ep())
+
+    def answer(req):
+        doc = json.loads(req["body"])
+        if doc["Type"] == "Notification":
+            token = json.loads(doc["Message"])["token"]
+            threading.Thread(target=lambda: sfn.send_task_success(
+                taskToken=token, output=json.dumps({"approved": True}))).start()
+        return 200
+
+    recv = h.Receiver(answer=answer)
+    subscribe_http(arn, recv, "/token")
+    d, _ = sfn_run({"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                "Parameters": {"TopicArn": arn, "Message": {"token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": 30, "End": True}}})
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"]) == {"approved": True}, d["output"]
+    recv.shutdown()
+
+
 TESTS = [
     test_create_topic_idempotent_and_attributes,
     test_list_topics_pages,
@@ -678,6 +702,7 @@ TESTS = [
     test_kill9_between_upload_and_topic_delivery,
     test_eventbridge_rule_publishes_to_topic,
     test_step_functions_sns_publish,
+    test_step_functions_sns_publish_wait_for_task_token,
 ]
 
 if __name__ == "__main__":
