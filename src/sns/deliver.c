@@ -1,4 +1,5 @@
-/* deliver: the SNS delivery worker. One thread drains sns_deliveries in due order: HTTP(S)
+/* deliver: SNS's delivery senders. SNS_SENDERS threads drain sns_deliveries in due order, each
+ * claiming one delivery at a time (so a slow endpoint holds up only its own sender): HTTP(S)
  * POSTs in SNS's JSON shape and headers (or the bare message with RawMessageDelivery), and mail
  * through the configured SMTP server (libcurl, loaded on first use). A row is deleted once its
  * endpoint took it; a failure (network error, 5xx or 429 from HTTP, any SMTP error) is retried
@@ -24,7 +25,6 @@
 #include "core/log.h"
 #include "sns/sns_internal.h"
 
-#define DELIVERY_BATCH  16
 #define HTTP_TIMEOUT_MS 15000L
 #define CERT_PATH       "/_sluice/sns/SimpleNotificationService.pem"
 #define KEY_FILE        "sns-signing-key.pem"
@@ -250,6 +250,15 @@ static json_t *message_as_sent(sl_sns *sns, const json_t *doc, const char *sub_a
 
 static _Thread_local CURL *thread_curl;
 
+/* Releases this thread's HTTP handle (as a sending thread ends). */
+static void thread_end(void) {
+    if (!thread_curl) return;
+    char err[64];
+    const sl_curl_api *cu = sl_curl(err, sizeof err);
+    if (cu) cu->easy_cleanup(thread_curl);
+    thread_curl = NULL;
+}
+
 static size_t discard(char *p, size_t size, size_t n, void *ud) {
     (void)p;
     (void)ud;
@@ -428,7 +437,7 @@ static send_result send_mail(sl_sns *sns, const char *sub_arn, const char *proto
     return SENT;
 }
 
-/* ---- the worker ---- */
+/* ---- the senders ---- */
 
 int64_t sns_retry_delay_s(const json_t *policy, int k) {
     int64_t n = json_integer_value(json_object_get(policy, "numRetries"));
@@ -446,153 +455,190 @@ int64_t sns_retry_delay_s(const json_t *policy, int k) {
     return lo + (hi - lo) * (k - 1) / (n - 1);
 }
 
+/* One claimed delivery: its row, and what became of it. */
 typedef struct {
     int64_t id;
     int attempts;
+    char *sub_arn, *protocol, *endpoint;
+    bool raw;
+    json_t *policy, *doc;
     send_result result;
     int64_t next_ms;
     char error[256];
-} outcome;
+} delivery;
 
-typedef struct {
-    outcome *o;
-    size_t n;
-} settle_job;
-
-static int settle_run(sqlite3 *db, void *arg) {
-    settle_job *sj = arg;
-    for (size_t i = 0; i < sj->n; i++) {
-        outcome *o = &sj->o[i];
-        sqlite3_stmt *st =
-            o->result == RETRY
-                ? sl_store_cached(db, "UPDATE sns_deliveries SET attempts=?2, next_ms=?3,"
-                                      " last_error=?4 WHERE id=?1")
-                : sl_store_cached(db, "DELETE FROM sns_deliveries WHERE id=?1");
-        if (!st) return -1;
-        sqlite3_bind_int64(st, 1, o->id);
-        if (o->result == RETRY) {
-            sqlite3_bind_int(st, 2, o->attempts);
-            sqlite3_bind_int64(st, 3, o->next_ms);
-            sqlite3_bind_text(st, 4, o->error, -1, SQLITE_STATIC);
-        }
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) return -1;
-    }
-    return 0;
+static void delivery_clear(delivery *d) {
+    free(d->sub_arn);
+    free(d->protocol);
+    free(d->endpoint);
+    json_decref(d->policy);
+    json_decref(d->doc);
+    memset(d, 0, sizeof *d);
 }
 
-/* Sends what is due; returns ms until the next delivery is due (INT64_MAX: none). */
-static int64_t run_due(sl_sns *sns) {
+static int settle_run(sqlite3 *db, void *arg) {
+    delivery *d = arg;
+    sqlite3_stmt *st =
+        d->result == RETRY
+            ? sl_store_cached(db, "UPDATE sns_deliveries SET attempts=?2, next_ms=?3,"
+                                  " last_error=?4 WHERE id=?1")
+            : sl_store_cached(db, "DELETE FROM sns_deliveries WHERE id=?1");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, d->id);
+    if (d->result == RETRY) {
+        sqlite3_bind_int(st, 2, d->attempts);
+        sqlite3_bind_int64(st, 3, d->next_ms);
+        sqlite3_bind_text(st, 4, d->error, -1, SQLITE_STATIC);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Sends a claimed delivery and decides its fate. */
+static void send_one(sl_sns *sns, delivery *d) {
+    if (!json_object_size(d->doc) || !d->sub_arn || !d->protocol || !d->endpoint) {
+        d->result = DROP;
+        snprintf(d->error, sizeof d->error, "stored delivery is unreadable");
+    } else if (!strncmp(d->protocol, "http", 4)) {
+        const char *ctype = json_string_value(json_object_get(d->policy, "headerContentType"));
+        d->result = send_http(sns, d->sub_arn, d->endpoint, d->raw, d->doc, ctype, d->error,
+                              sizeof d->error);
+    } else {
+        d->result =
+            send_mail(sns, d->sub_arn, d->protocol, d->endpoint, d->doc, d->error, sizeof d->error);
+    }
+    if (d->result == RETRY) {
+        int64_t retries = json_integer_value(json_object_get(d->policy, "numRetries"));
+        if (d->attempts > retries) d->result = DROP;
+        else d->next_ms = sl_now_ms() + sns_retry_delay_s(d->policy, d->attempts) * 1000;
+    }
+    if (d->result != SENT)
+        sl_info("\"sns delivery failed\" subscription=%s attempt=%d retry=%s error=\"%s\"",
+                d->sub_arn ? d->sub_arn : "?", d->attempts, d->result == RETRY ? "yes" : "no",
+                d->error);
+}
+
+static bool in_flight(const sl_sns *sns, int64_t id) {
+    for (int i = 0; i < SNS_SENDERS; i++)
+        if (sns->in_flight[i] == id) return true;
+    return false;
+}
+
+static char *column_dup(sqlite3_stmt *st, int i) {
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    return s ? sl_xstrdup(s) : NULL;
+}
+
+/* With mu held: claims the first due delivery no other sender holds into *d (slot is this
+ * sender's in_flight entry). Returns true when it claimed one; otherwise *wait_ms says how
+ * long until one may be due (0: due ones exist, all held by other senders). The read is made
+ * under mu, after every earlier settle committed, so a settled row is never claimed again. */
+static bool claim(sl_sns *sns, int slot, delivery *d, int64_t *wait_ms) {
     sqlite3 *db = sl_store_reader(sns->store);
     sqlite3_stmt *st = sl_store_cached(
         db, "SELECT id, subscription_arn, protocol, endpoint, raw, policy, message, attempts"
             " FROM sns_deliveries WHERE next_ms <= ?1 ORDER BY next_ms, id LIMIT ?2");
-    if (!st) return 1000;
+    *wait_ms = 1000;
+    if (!st) return false;
     sqlite3_bind_int64(st, 1, sl_now_ms());
-    sqlite3_bind_int(st, 2, DELIVERY_BATCH);
-    json_t *rows = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *policy = json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
-        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
-        json_array_append_new(
-            rows, json_pack("[I,s,s,s,b,o,o,i]", (json_int_t)sqlite3_column_int64(st, 0),
-                            (const char *)sqlite3_column_text(st, 1),
-                            (const char *)sqlite3_column_text(st, 2),
-                            (const char *)sqlite3_column_text(st, 3), sqlite3_column_int(st, 4),
-                            policy ? policy : json_object(), doc ? doc : json_object(),
-                            sqlite3_column_int(st, 7)));
+    sqlite3_bind_int(st, 2, SNS_SENDERS + 1);
+    bool claimed = false, any = false;
+    while (!claimed && sqlite3_step(st) == SQLITE_ROW) {
+        any = true;
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (in_flight(sns, id)) continue;
+        d->id = id;
+        d->sub_arn = column_dup(st, 1);
+        d->protocol = column_dup(st, 2);
+        d->endpoint = column_dup(st, 3);
+        d->raw = sqlite3_column_int(st, 4) != 0;
+        d->policy = json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
+        d->doc = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
+        d->attempts = sqlite3_column_int(st, 7) + 1;
+        sns->in_flight[slot] = id;
+        claimed = true;
     }
     sqlite3_reset(st);
-    size_t n = json_array_size(rows);
-    outcome out[DELIVERY_BATCH];
-    for (size_t i = 0; i < n; i++) {
-        json_t *r = json_array_get(rows, i);
-        outcome *o = &out[i];
-        memset(o, 0, sizeof *o);
-        o->id = json_integer_value(json_array_get(r, 0));
-        o->attempts = (int)json_integer_value(json_array_get(r, 7)) + 1;
-        const char *sub_arn = json_string_value(json_array_get(r, 1));
-        const char *protocol = json_string_value(json_array_get(r, 2));
-        const char *endpoint = json_string_value(json_array_get(r, 3));
-        bool raw = json_is_true(json_array_get(r, 4));
-        json_t *policy = json_array_get(r, 5), *doc = json_array_get(r, 6);
-        if (!json_object_size(doc) || !sub_arn || !protocol || !endpoint) {
-            o->result = DROP;
-            snprintf(o->error, sizeof o->error, "stored delivery is unreadable");
-        } else if (!strncmp(protocol, "http", 4)) {
-            const char *ctype = json_string_value(json_object_get(policy, "headerContentType"));
-            o->result =
-                send_http(sns, sub_arn, endpoint, raw, doc, ctype, o->error, sizeof o->error);
-        } else {
-            o->result = send_mail(sns, sub_arn, protocol, endpoint, doc, o->error, sizeof o->error);
-        }
-        if (o->result == RETRY) {
-            int64_t retries = json_integer_value(json_object_get(policy, "numRetries"));
-            if (o->attempts > retries) o->result = DROP;
-            else o->next_ms = sl_now_ms() + sns_retry_delay_s(policy, o->attempts) * 1000;
-        }
-        if (o->result != SENT)
-            sl_info("\"sns delivery failed\" subscription=%s attempt=%d retry=%s error=\"%s\"",
-                    sub_arn ? sub_arn : "?", o->attempts, o->result == RETRY ? "yes" : "no",
-                    o->error);
-    }
-    json_decref(rows);
-    settle_job sj = {out, n};
-    if (n && sl_store_write(sns->store, settle_run, &sj) != 0)
-        sl_error("\"sns delivery settle failed\"");
-    if (n == DELIVERY_BATCH) return 0;
-    return sl_store_due_in_ms(db, "SELECT min(next_ms) FROM sns_deliveries");
+    if (!claimed)
+        *wait_ms = any ? 0 : sl_store_due_in_ms(db, "SELECT min(next_ms) FROM sns_deliveries");
+    return claimed;
 }
 
-static void *worker_main(void *arg) {
-    sl_sns *sns = arg;
-    int64_t wait_ms = 0;
-    for (;;) {
-        pthread_mutex_lock(&sns->mu);
-        if (!sns->kicked && !sns->stopping && wait_ms > 0)
-            /* every producer kicks after its commit: the timed wait is for retries due */
-            sl_cond_wait_ms(&sns->cv, &sns->mu, wait_ms > 5000 ? 5000 : wait_ms);
-        bool stop = sns->stopping;
-        sns->kicked = false;
-        pthread_mutex_unlock(&sns->mu);
-        if (stop) break;
-        wait_ms = run_due(sns);
+typedef struct {
+    sl_sns *sns;
+    int slot;
+} sender_arg;
+
+static void *sender_main(void *arg) {
+    sender_arg *sa = arg;
+    sl_sns *sns = sa->sns;
+    int slot = sa->slot;
+    free(sa);
+    pthread_mutex_lock(&sns->mu);
+    while (!sns->stopping) {
+        unsigned seen = sns->generation;
+        delivery d = {0};
+        int64_t wait_ms;
+        if (claim(sns, slot, &d, &wait_ms)) {
+            pthread_mutex_unlock(&sns->mu);
+            send_one(sns, &d);
+            if (sl_store_write(sns->store, settle_run, &d) != 0)
+                sl_error("\"sns delivery settle failed\" id=%lld", (long long)d.id);
+            delivery_clear(&d);
+            pthread_mutex_lock(&sns->mu);
+            sns->in_flight[slot] = 0;
+            sns->generation++; /* a held row is free again, a retry may be due sooner */
+            pthread_cond_broadcast(&sns->cv);
+            continue;
+        }
+        /* nothing to claim: sleep until a kick, a settle elsewhere, or the next due time
+         * (every producer kicks after its commit; the timed wait is for retries) */
+        if (sns->generation == seen && !sns->stopping)
+            sl_cond_wait_ms(&sns->cv, &sns->mu,
+                            wait_ms == 0     ? 1000
+                            : wait_ms > 5000 ? 5000
+                                             : wait_ms);
     }
-    if (thread_curl) {
-        char err[64];
-        const sl_curl_api *cu = sl_curl(err, sizeof err);
-        if (cu) cu->easy_cleanup(thread_curl);
-        thread_curl = NULL;
-    }
+    pthread_mutex_unlock(&sns->mu);
+    thread_end();
     return NULL;
 }
 
 void sl_sns_kick(sl_sns *sns) {
     if (!sns) return;
     pthread_mutex_lock(&sns->mu);
-    sns->kicked = true;
-    pthread_cond_signal(&sns->cv);
+    sns->generation++;
+    pthread_cond_broadcast(&sns->cv);
     pthread_mutex_unlock(&sns->mu);
 }
 
 int sns_deliver_start(sl_sns *sns, char *err, size_t errlen) {
-    if (sns->started) return 0;
-    if (pthread_create(&sns->thread, NULL, worker_main, sns) != 0) {
-        snprintf(err, errlen, "cannot start the SNS delivery worker");
+    if (sns->nsenders) return 0;
+    for (int i = 0; i < SNS_SENDERS; i++) {
+        sender_arg *sa = sl_xcalloc(1, sizeof *sa);
+        sa->sns = sns;
+        sa->slot = i;
+        if (pthread_create(&sns->senders[i], NULL, sender_main, sa) != 0) {
+            free(sa);
+            break;
+        }
+        pthread_setname_np(sns->senders[i], "sl-sns");
+        sns->nsenders++;
+    }
+    if (!sns->nsenders) {
+        snprintf(err, errlen, "cannot start the SNS delivery threads");
         return -1;
     }
-    pthread_setname_np(sns->thread, "sl-sns");
-    sns->started = true;
     return 0;
 }
 
 void sns_deliver_stop(sl_sns *sns) {
-    if (!sns->started) return;
+    if (!sns->nsenders) return;
     pthread_mutex_lock(&sns->mu);
     sns->stopping = true;
-    pthread_cond_signal(&sns->cv);
+    pthread_cond_broadcast(&sns->cv);
     pthread_mutex_unlock(&sns->mu);
-    pthread_join(sns->thread, NULL);
-    sns->started = false;
+    for (int i = 0; i < sns->nsenders; i++) pthread_join(sns->senders[i], NULL);
+    sns->nsenders = 0;
 }

@@ -1,4 +1,4 @@
-/* sns: the service's life cycle: the delivery worker (started once the daemon knows its own
+/* sns: the service's life cycle: the delivery senders (started once the daemon knows its own
  * URL, which messages carry) and shutdown. The signing key is made on first use (deliver.c). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,16 +16,22 @@
 #include "sns/sns.h"
 #include "store/store.h"
 
+#define SNS_SENDERS 4 /* deliveries sent side by side */
+
 struct sl_sns {
     const sl_config *cfg;
     sl_store *store;
     struct sl_credentials *credentials;
     char *endpoint; /* the daemon's URL, set once the HTTP server listens */
 
-    pthread_t thread;
+    /* the senders (deliver.c): each claims one due delivery at a time; mu guards what follows */
+    pthread_t senders[SNS_SENDERS];
+    int nsenders;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool started, stopping, kicked;
+    bool stopping;
+    unsigned generation;            /* bumped by every kick and every settled delivery */
+    int64_t in_flight[SNS_SENDERS]; /* delivery ids being sent (0: free slot) */
 
     pthread_mutex_t signer_mu;
     struct sns_signer *signer; /* RSA key and certificate, made on first use (deliver.c) */

@@ -434,6 +434,32 @@ def test_receiver_fails_then_recovers():
     recv.shutdown()
 
 
+def test_slow_endpoint_does_not_hold_up_others():
+    c = sns()
+    arn = topic()
+    slow_started = threading.Event()
+
+    def slow(req):
+        if json.loads(req["body"])["Type"] == "Notification":
+            slow_started.set()
+            time.sleep(4)
+        return 200
+
+    slow_recv, fast_recv = h.Receiver(answer=slow), h.Receiver()
+    subscribe_http(arn, slow_recv, "/slow")
+    subscribe_http(arn, fast_recv, "/fast")
+    for i in range(3):
+        c.publish(TopicArn=arn, Message="m%d" % i)
+    started = time.time()
+    got = fast_recv.wait(3, path="/fast", timeout=10)
+    assert len(got) == 3, got
+    assert slow_started.is_set()
+    assert time.time() - started < 3.5, "the fast endpoint waited for the slow one"
+    slow_recv.wait(3, path="/slow", timeout=20)
+    slow_recv.shutdown()
+    fast_recv.shutdown()
+
+
 # ---- email ----
 
 def test_email_through_smtp():
@@ -695,6 +721,7 @@ TESTS = [
     test_filter_policies,
     test_publish_batch,
     test_receiver_fails_then_recovers,
+    test_slow_endpoint_does_not_hold_up_others,
     test_email_through_smtp,
     test_kill9_between_publish_and_delivery,
     test_s3_test_event_and_missing_topic,
