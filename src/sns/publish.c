@@ -1,9 +1,9 @@
 /* publish: a message fanned out to a topic's confirmed subscriptions, as one delivery row per
  * subscription whose filter policy passes, written in the caller's transaction: a Publish that
- * answered has every delivery on disk, and a crash loses none (the worker sends them after a
+ * answered has every delivery on disk, and a crash loses none (the senders send them after a
  * restart; a delivery may repeat, at-least-once as on AWS). The row carries the message
  * document in SNS's JSON shape, minus what depends on the daemon's URL (SubscribeURL,
- * UnsubscribeURL, SigningCertURL) and the signature, which the worker adds when sending. */
+ * UnsubscribeURL, SigningCertURL) and the signature, which the sender adds when sending. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +110,7 @@ static json_t *topic_attributes(sqlite3 *db, const char *topic_arn, bool *exists
     return attrs ? attrs : json_object();
 }
 
-/* The topic's SignatureVersion ("1" or "2"), for the worker that signs. */
+/* The topic's SignatureVersion ("1" or "2"), for the sender that signs. */
 static void copy_signature_version(json_t *doc, const json_t *topic_attrs) {
     json_t *v = json_object_get(topic_attrs, "SignatureVersion");
     if (json_is_string(v)) json_object_set(doc, "SignatureVersion", v);

@@ -1,6 +1,6 @@
 /* sns: the Amazon SNS-compatible topic service. Topics and subscriptions (http, https, email,
  * email-json) live in the store; Publish writes one durable delivery row per matching
- * subscription in the same transaction as the message, and a delivery worker drains them:
+ * subscription in the same transaction as the message, and delivery senders drain them:
  * HTTP(S) POSTs in SNS's JSON shape, signed with a key pair the daemon keeps, and mail through
  * the configured SMTP server. Speaks SNS's Query protocol (docs/sns.md); other services call
  * it directly (S3 topic notifications, EventBridge SNS targets, Step Functions sns:publish). */
@@ -22,9 +22,9 @@ sl_sns *sl_sns_new(const sl_context *ctx, char *err, size_t errlen);
  * signing-certificate endpoints. */
 void sl_sns_register(sl_sns *sns, sl_router *router);
 /* The daemon's own URL (SubscribeURL, UnsubscribeURL, SigningCertURL point at it); starts
- * the delivery worker. */
+ * the delivery senders. */
 void sl_sns_set_endpoint(sl_sns *sns, const char *endpoint);
-/* Wakes the delivery worker (after a commit that queued deliveries in another's job). */
+/* Wakes the delivery senders (after a commit that queued deliveries in another's job). */
 void sl_sns_kick(sl_sns *sns);
 void sl_sns_free(sl_sns *sns);
 

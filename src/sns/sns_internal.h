@@ -1,7 +1,7 @@
 /* sns_internal: what the SNS files share. request.c turns Query forms into values (attribute
  * maps, message attributes, tags, batch entries) and checks them; filter.c compiles and applies
  * filter policies; topics.c keeps topics and subscriptions in the store; publish.c fans a message
- * out into delivery rows; deliver.c is the delivery worker (HTTP, SMTP, signatures);
+ * out into delivery rows; deliver.c holds the delivery senders (HTTP, SMTP, signatures);
  * s3_notify.c turns S3 changes into topic messages; api.c owns the wire. */
 #ifndef SL_SNS_INTERNAL_H
 #define SL_SNS_INTERNAL_H
@@ -141,9 +141,8 @@ sns_status sns_subscriptions_list(sl_sns *sns, const char *topic_arn, const char
 /* Inside a write job: queues a SubscriptionConfirmation (or, unsubscribe=true, an
  * UnsubscribeConfirmation) for s. */
 int sns_queue_confirmation(sl_sns *sns, sqlite3 *db, const sns_subscription *s, bool unsubscribe);
-/* The delivery row's document for a notification: what the worker needs to send it. */
 
-/* ---- deliver.c: the worker ---- */
+/* ---- deliver.c: the senders ---- */
 
 int sns_deliver_start(sl_sns *sns, char *err, size_t errlen);
 void sns_deliver_stop(sl_sns *sns);
