@@ -22,6 +22,7 @@
 #include "iam/iam.h"
 #include "logs/logs.h"
 #include "objects/objects.h"
+#include "sns/sns.h"
 #include "states/states.h"
 #include "store/store.h"
 #include "tasks/tasks.h"
@@ -47,11 +48,12 @@ static void usage(FILE *out) {
         "  --listen HOST:PORT   listen address (default 127.0.0.1:4566; port 0 picks one)\n"
         "  --config FILE        JSON config file (keys: data, listen, access_key_id,\n"
         "                       secret_access_key, region, account_id, log_level, threads,\n"
-        "                       inline_max)\n"
+        "                       inline_max, image_aliases, docker_socket, smtp_url,\n"
+        "                       smtp_from)\n"
         "  --port-file FILE     write the bound port to FILE once healthy\n"
         "\n"
         "environment: SLUICE_ACCESS_KEY_ID, SLUICE_SECRET_ACCESS_KEY, SLUICE_REGION,\n"
-        "             SLUICE_ACCOUNT_ID, SLUICE_LOG_LEVEL\n");
+        "             SLUICE_ACCOUNT_ID, SLUICE_LOG_LEVEL, SLUICE_SMTP_URL, SLUICE_SMTP_FROM\n");
 }
 
 /* Every service, created in dependency order and stopped in the reverse: the event dispatcher
@@ -64,6 +66,7 @@ typedef struct {
     sl_tasks *tasks;
     sl_states *states;
     sl_iam *iam;
+    sl_sns *sns;
 } services;
 
 static void services_stop(services *sv) {
@@ -73,6 +76,7 @@ static void services_stop(services *sv) {
      * dispatcher stops first, the bus itself goes after them */
     if (sv->events) sl_events_stop_dispatch(sv->events);
     if (sv->states) sl_states_free(sv->states);
+    if (sv->sns) sl_sns_free(sv->sns);
     if (sv->tasks) sl_tasks_free(sv->tasks);
     if (sv->events) sl_events_free(sv->events);
     if (sv->logs) sl_logs_free(sv->logs);
@@ -103,6 +107,11 @@ static int services_start(services *sv, const sl_context *ctx, sl_router *router
     sl_tasks_set_events(sv->tasks, sv->events);
     if (!(sv->iam = sl_iam_new(ctx, err, errlen))) return -1;
     sl_iam_register(sv->iam, router);
+    if (!(sv->sns = sl_sns_new(ctx, err, errlen))) return -1;
+    sl_sns_register(sv->sns, router);
+    sl_objects_set_sns(sv->objects, sv->sns);
+    sl_events_set_sns(sv->events, sv->sns);
+    sl_states_set_sns(sv->states, sv->sns);
     return 0;
 }
 
@@ -179,6 +188,7 @@ static int cmd_serve(int argc, char **argv) {
                                                            : cfg.listen_host;
     snprintf(endpoint, sizeof endpoint, v6 ? "http://[%s]:%u" : "http://%s:%u", host, port);
     sl_tasks_set_endpoint(sv.tasks, endpoint);
+    sl_sns_set_endpoint(sv.sns, endpoint);
     sl_info("\"sluice serving\" version=%s listen=%s:%u data=%s region=%s", SLUICE_VERSION,
             cfg.listen_host, port, cfg.data_dir, cfg.region);
     if (port_file) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/query.h"
+
 void sl_s3_error(sl_req *req, int status, const char *code, const char *message,
                  const char *resource, const char *extra_xml) {
     sl_buf b;
@@ -37,16 +39,5 @@ void sl_json_error(sl_req *req, int status, const char *code, const char *messag
 }
 
 void sl_query_error(sl_req *req, int status, const char *code, const char *message) {
-    sl_buf b;
-    sl_buf_init(&b);
-    sl_buf_printf(
-        &b, "<ErrorResponse xmlns=\"http://webservices.amazon.com/\"><Error><Type>%s</Type><Code>",
-        status >= 500 ? "Receiver" : "Sender");
-    sl_buf_xml_escape(&b, code, strlen(code));
-    sl_buf_puts(&b, "</Code><Message>");
-    sl_buf_xml_escape(&b, message, strlen(message));
-    sl_buf_printf(&b, "</Message></Error><RequestId>%s</RequestId></ErrorResponse>",
-                  req->request_id);
-    sl_resp_set(req, status, "text/xml", b.data, b.len);
-    sl_buf_free(&b);
+    sl_query_fail(req, "http://webservices.amazon.com/", status, code, message);
 }

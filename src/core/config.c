@@ -27,6 +27,7 @@ void sl_config_defaults(sl_config *cfg) {
     cfg->threads = 4;
     cfg->log_level = SL_LOG_INFO;
     cfg->inline_max = 64 * 1024;
+    set_str(&cfg->smtp_from, "no-reply@sns.sluice.local");
 }
 
 static int parse_level(const char *s, sl_log_level *out) {
@@ -68,6 +69,8 @@ int sl_config_load_file(sl_config *cfg, const char *path, char *err, size_t errl
         else if (!strcmp(k, "inline_max") && json_is_integer(v) && json_integer_value(v) >= 0)
             cfg->inline_max = (uint64_t)json_integer_value(v);
         else if (!strcmp(k, "docker_socket") && s) set_str(&cfg->docker_socket, s);
+        else if (!strcmp(k, "smtp_url") && s) set_str(&cfg->smtp_url, s);
+        else if (!strcmp(k, "smtp_from") && s) set_str(&cfg->smtp_from, s);
         else if (!strcmp(k, "image_aliases") && json_is_object(v)) {
             char *t = json_dumps(v, JSON_COMPACT);
             free(cfg->image_aliases);
@@ -95,6 +98,10 @@ void sl_config_from_env(sl_config *cfg) {
     if (account && *account) set_str(&cfg->account_id, account);
     const char *lvl = getenv("SLUICE_LOG_LEVEL");
     if (lvl) parse_level(lvl, &cfg->log_level);
+    const char *smtp_url = getenv("SLUICE_SMTP_URL");
+    if (smtp_url && *smtp_url) set_str(&cfg->smtp_url, smtp_url);
+    const char *smtp_from = getenv("SLUICE_SMTP_FROM");
+    if (smtp_from && *smtp_from) set_str(&cfg->smtp_from, smtp_from);
 }
 
 int sl_config_set_listen(sl_config *cfg, const char *hostport, char *err, size_t errlen) {
@@ -155,6 +162,8 @@ void sl_config_free(sl_config *cfg) {
     free(cfg->listen_host);
     free(cfg->image_aliases);
     free(cfg->docker_socket);
+    free(cfg->smtp_url);
+    free(cfg->smtp_from);
     free(cfg->access_key_id);
     free(cfg->secret_access_key);
     free(cfg->region);

@@ -30,6 +30,8 @@ typedef struct {
      *                        "command": [...], "entryPoint": [...]}} (JSON text, or NULL) */
     char *image_aliases;
     char *docker_socket; /* the Docker Engine API socket for other images, or NULL */
+    char *smtp_url;      /* SNS email: "smtp://host:port" (or smtps://), or NULL: mail waits */
+    char *smtp_from;     /* SNS email: the From address */
 } sl_config;
 
 void sl_config_defaults(sl_config *cfg);

@@ -1,6 +1,7 @@
 /* ids: request ids, UUIDs and time formats. */
 #include "core/ids.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,4 +122,13 @@ int64_t sl_time_parse(const char *s) {
         if (!strcmp(end, "Z") || !strcmp(end, "+00:00") || !*end) return ms;
     }
     return -1;
+}
+
+bool sl_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    return pthread_cond_timedwait(cv, mu, &ts) == ETIMEDOUT;
 }

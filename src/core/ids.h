@@ -3,6 +3,8 @@
 #ifndef SL_IDS_H
 #define SL_IDS_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -24,6 +26,10 @@ int64_t sl_mono_ms(void);
 void sl_time_iso8601_ms(int64_t ms, char out[32]);
 /* Tue, 01 Mar 2006 12:00:00 GMT */
 void sl_time_rfc1123(int64_t ms, char out[40]);
+/* Waits on cv (mu held, as pthread_cond_wait) for at most ms milliseconds of wall clock;
+ * returns true when the time ran out. For worker threads that sleep until their next due
+ * job or a kick. */
+bool sl_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
 /* Parses RFC 1123, ISO 8601 (basic or extended) dates; returns -1 on failure. */
 int64_t sl_time_parse(const char *s);
 

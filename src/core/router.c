@@ -17,7 +17,7 @@ typedef struct route {
 } route;
 
 struct sl_router {
-    route *json, *query, *rest;
+    route *json, *query, *rest, *links;
     sl_service_begin_fn s3_fn;
     void *s3_svc;
 };
@@ -36,6 +36,7 @@ void sl_router_free(sl_router *r) {
     free_routes(r->json);
     free_routes(r->query);
     free_routes(r->rest);
+    free_routes(r->links);
     free(r);
 }
 
@@ -53,6 +54,9 @@ void sl_router_add_json(sl_router *r, const char *p, sl_service_begin_fn fn, voi
 void sl_router_add_query(sl_router *r, const char *p, sl_service_begin_fn fn, void *svc) {
     add(&r->query, p, fn, svc);
 }
+void sl_router_add_link(sl_router *r, const char *action, sl_service_begin_fn fn, void *svc) {
+    add(&r->links, action, fn, svc);
+}
 void sl_router_add_rest(sl_router *r, const char *p, sl_service_begin_fn fn, void *svc) {
     add(&r->rest, p, fn, svc);
 }
@@ -69,6 +73,16 @@ static void sluice_endpoint(sl_req *req) {
     }
     static const char nf[] = "{\"message\":\"no such Sluice endpoint\"}\n";
     sl_resp_set(req, 404, "application/json", nf, sizeof nf - 1);
+}
+
+/* Whether the query string has the parameter Action=action. */
+static bool query_action_is(const char *query, const char *action) {
+    size_t n = strlen(action);
+    for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, "Action=", 7) && !strncmp(p + 7, action, n) &&
+            (p[7 + n] == 0 || p[7 + n] == '&'))
+            return true;
+    return false;
 }
 
 /* The service name in a SigV4 credential scope: .../date/region/SERVICE/aws4_request. */
@@ -112,6 +126,10 @@ void sl_router_begin(sl_req *req, void *ctx) {
     }
     for (route *rt = r->rest; rt; rt = rt->next)
         if (!strncmp(req->raw_path, rt->key, strlen(rt->key))) return rt->fn(req, rt->svc);
+    if (!strcmp(req->method, "GET") && !strcmp(req->raw_path, "/") && req->raw_query[0] &&
+        !sl_req_header(req, "Authorization"))
+        for (route *rt = r->links; rt; rt = rt->next)
+            if (query_action_is(req->raw_query, rt->key)) return rt->fn(req, rt->svc);
     const char *ctype = sl_req_header(req, "Content-Type");
     if (!strcmp(req->method, "POST") && !strcmp(req->raw_path, "/") && ctype &&
         !strncasecmp(ctype, "application/x-www-form-urlencoded", 33)) {

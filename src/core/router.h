@@ -4,6 +4,7 @@
  *   X-Amz-Target: <prefix>.Op    JSON 1.0/1.1 services (by target prefix)
  *   /2015-03-31/...              Lambda's REST paths
  *   POST / form-encoded Action=  Query services (by the SigV4 credential scope's service)
+ *   GET /?Action=X&...           unsigned links a Query service hands out (SNS's SubscribeURL)
  *   anything else                S3 (path or virtual-host style)
  * Services register at start-up; a protocol nobody registered answers the AWS error for an
  * unknown operation in that protocol's shape. */
@@ -21,6 +22,9 @@ void sl_router_free(sl_router *r);
 void sl_router_add_json(sl_router *r, const char *target_prefix, sl_service_begin_fn fn, void *svc);
 /* Query-protocol service by SigV4 signing name, e.g. "sns". */
 void sl_router_add_query(sl_router *r, const char *signing_name, sl_service_begin_fn fn, void *svc);
+/* An unsigned GET / whose query names Action=action (links such as SNS's SubscribeURL, which
+ * AWS accepts without a signature). */
+void sl_router_add_link(sl_router *r, const char *action, sl_service_begin_fn fn, void *svc);
 /* REST service by path prefix, e.g. "/2015-03-31/". */
 void sl_router_add_rest(sl_router *r, const char *path_prefix, sl_service_begin_fn fn, void *svc);
 /* The S3 catch-all. */

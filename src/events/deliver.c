@@ -11,6 +11,7 @@
 #include "core/curl_loader.h"
 #include "core/ids.h"
 #include "events/events_internal.h"
+#include "sns/sns.h"
 #include "states/states.h"
 #include "tasks/tasks.h"
 
@@ -18,6 +19,7 @@ bool ev_target_supported(const char *arn, char *err, size_t errlen) {
     if (strstr(arn, ":api-destination/") || strstr(arn, ":event-bus/")) return true;
     if (sl_str_has_prefix(arn, "arn:aws:states:") && strstr(arn, ":stateMachine:")) return true;
     if (sl_str_has_prefix(arn, "arn:aws:ecs:") && strstr(arn, ":cluster/")) return true;
+    if (sl_str_has_prefix(arn, "arn:aws:sns:")) return true;
     const char *svc = "this";
     char name[64] = "";
     if (!strncmp(arn, "arn:", 4)) {
@@ -369,6 +371,23 @@ static int run_ecs_task(sl_events *ev, const json_t *target, const char *body, b
     return rc;
 }
 
+/* An SNS target: the (transformed) event is the message, as AWS's target publishes it. A topic
+ * that does not exist, or a message SNS refuses, goes to the dead letters; anything else is
+ * retried. */
+static int publish_to_topic(sl_events *ev, const char *arn, const char *body, bool *retryable,
+                            char *err, size_t errlen) {
+    if (!ev->sns) {
+        snprintf(err, errlen, "SNS is not running");
+        *retryable = true;
+        return -1;
+    }
+    sl_sns_message m = {.topic_arn = arn, .message = body};
+    char message_id[37];
+    sl_sns_status s = sl_sns_publish(ev->sns, &m, message_id, err, errlen);
+    *retryable = s == SL_SNS_FAILED;
+    return s == SL_SNS_OK ? 0 : -1;
+}
+
 int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retryable,
                int64_t *defer_until_ms, char *err, size_t errlen) {
     const char *arn = json_string_value(json_object_get(target, "Arn"));
@@ -392,6 +411,8 @@ int ev_deliver(sl_events *ev, const json_t *target, const char *body, bool *retr
                      strcmp(code, "InvalidExecutionInput") != 0;
         return -1;
     }
+    if (arn && sl_str_has_prefix(arn, "arn:aws:sns:"))
+        return publish_to_topic(ev, arn, body, retryable, err, errlen);
     ev_target_supported(arn ? arn : "", err, errlen);
     return -1;
 }

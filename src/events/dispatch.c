@@ -16,6 +16,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "events/events_internal.h"
+#include "sns/sns.h"
 
 #define OUTBOX_BATCH         256
 #define DELIVERY_BATCH       64
@@ -97,7 +98,8 @@ int ev_route(sl_events *ev, sqlite3 *db, const char *bus, const json_t *event) {
 typedef struct {
     sl_events *ev;
     int64_t max_id;
-    json_t *rows; /* [[id, kind, payload], ...] */
+    json_t *rows;  /* [[id, kind, payload], ...] */
+    int published; /* SNS messages queued (the SNS worker is woken after the commit) */
 } drain_job;
 
 static int drain_run(sqlite3 *db, void *arg) {
@@ -111,6 +113,14 @@ static int drain_run(sqlite3 *db, void *arg) {
         json_t *events = json_array();
         if (!strcmp(kind, "s3")) {
             ev_s3_events(dj->ev, db, payload, id, events);
+            /* TopicConfigurations publish in this same transaction: no change is lost or
+             * published twice across a crash */
+            int published = sl_sns_s3_notify(dj->ev->sns, db, payload, id);
+            if (published < 0) {
+                json_decref(events);
+                return -1;
+            }
+            dj->published += published;
         } else if (!strcmp(kind, "event")) {
             /* Another service's event for a bus: {"bus": ..., "event": {...}}. */
             json_array_append(events, payload);
@@ -159,6 +169,7 @@ static int drain_outbox(sl_events *ev) {
     if (dj.max_id) {
         rc = sl_store_write(ev->store, drain_run, &dj);
         if (rc != 0) sl_error("\"outbox drain failed\" rc=%d", rc);
+        else if (dj.published) sl_sns_kick(ev->sns);
     }
     json_decref(dj.rows);
     return rc != 0 ? -1 : (dj.max_id ? (n ? n : 1) : 0);
@@ -419,9 +430,7 @@ static int64_t run_deliveries(sl_events *ev) {
     sqlite3 *db = sl_store_reader(ev->store);
     static const char sql_due[] =
         "SELECT id, target, event, event_ms, attempts, bus, rule FROM event_deliveries"
-        " WHERE state='pending' AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2",
-                      sql_next[] =
-                          "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'";
+        " WHERE state='pending' AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2";
     int64_t now = sl_now_ms();
     sqlite3_stmt *st = sl_store_cached(db, sql_due);
     if (!st) return 1000;
@@ -480,15 +489,8 @@ static int64_t run_deliveries(sl_events *ev) {
         sl_error("\"delivery settle failed\"");
     json_decref(sj.forwards);
     if (sj.n == DELIVERY_BATCH) return 0;
-    int64_t next = INT64_MAX;
-    if ((st = sl_store_cached(db, sql_next))) {
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-            int64_t due = sqlite3_column_int64(st, 0) - sl_now_ms();
-            next = due < 0 ? 0 : due;
-        }
-        sqlite3_reset(st);
-    }
-    return next;
+    return sl_store_due_in_ms(db,
+                              "SELECT min(next_ms) FROM event_deliveries WHERE state='pending'");
 }
 
 static void *dispatcher_main(void *arg) {
@@ -498,13 +500,7 @@ static void *dispatcher_main(void *arg) {
     for (;;) {
         pthread_mutex_lock(&ev->mu);
         if (!ev->kicked && !ev->stopping && wait_ms > 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t w = wait_ms > 1000 ? 1000 : wait_ms;
-            ts.tv_sec += w / 1000;
-            ts.tv_nsec += (long)(w % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-            bool timed_out = pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) == ETIMEDOUT;
+            bool timed_out = sl_cond_wait_ms(&ev->cv, &ev->mu, wait_ms > 1000 ? 1000 : wait_ms);
             /* After a quiet spell, hand freed heap back to the kernel: a daemon that idles at
              * the edge should not keep its busiest moment's memory. */
             if (timed_out && ++idle_rounds == 2) malloc_trim(0);

@@ -34,6 +34,8 @@ void sl_events_set_states(sl_events *ev, struct sl_states *states) { ev->states 
 
 void sl_events_set_tasks(sl_events *ev, struct sl_tasks *tasks) { ev->tasks = tasks; }
 
+void sl_events_set_sns(sl_events *ev, struct sl_sns *sns) { ev->sns = sns; }
+
 bool sl_events_wanted(sl_events *ev, const char *bus, const json_t *event) {
     return ev_catalog_match(ev, bus, event, NULL, NULL) > 0;
 }

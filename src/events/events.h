@@ -23,6 +23,9 @@ void sl_events_set_states(sl_events *ev, struct sl_states *states);
 /* Lets ECS targets (EcsParameters) run tasks. */
 struct sl_tasks;
 void sl_events_set_tasks(sl_events *ev, struct sl_tasks *tasks);
+/* Lets SNS targets publish, and S3 changes reach TopicConfigurations. */
+struct sl_sns;
+void sl_events_set_sns(sl_events *ev, struct sl_sns *sns);
 /* Whether some enabled rule of bus matches event now. Services that raise many events of their
  * own (ECS task state changes) put on the outbox only those some rule wants, as S3 writes no
  * outbox row for a bucket nobody listens to. A rule created later does not see an event

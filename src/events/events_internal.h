@@ -53,6 +53,7 @@ struct sl_events {
 
     struct sl_states *states; /* StartExecution targets (set once both services exist) */
     struct sl_tasks *tasks;   /* ECS targets */
+    struct sl_sns *sns;       /* SNS targets and S3 topic notifications */
     pthread_mutex_t rate_mu;  /* API destination rate limits */
     json_t *next_slot;        /* destination name -> next allowed ms */
 

@@ -15,11 +15,8 @@
 
 #include <jansson.h>
 
-#include "auth/credentials.h"
-#include "auth/sigv4.h"
 #include "core/buf.h"
 #include "core/ids.h"
-#include "core/req_sigv4.h"
 #include "iam/iam_internal.h"
 
 #define IAM_XMLNS    "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -32,54 +29,24 @@
 typedef struct {
     sl_req *req;
     sl_iam *iam;
-    iam_form form;
+    sl_form form;
     const char *action;
 } iam_call;
 
 /* ---- answers ---- */
 
-static void fail(iam_call *c, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fail(iam_call *c, int status, const char *code, const char *fmt, ...) {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    sl_buf b;
-    sl_buf_init(&b);
-    sl_buf_printf(&b,
-                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse xmlns=\"" IAM_XMLNS
-                  "\"><Error><Type>%s</Type><Code>",
-                  status >= 500 ? "Receiver" : "Sender");
-    sl_buf_xml_escape(&b, code, strlen(code));
-    sl_buf_puts(&b, "</Code><Message>");
-    sl_buf_xml_escape(&b, msg, strlen(msg));
-    sl_buf_printf(&b, "</Message></Error><RequestId>%s</RequestId></ErrorResponse>",
-                  c->req->request_id);
-    sl_resp_set(c->req, status, "text/xml", b.data, b.len);
-    sl_buf_free(&b);
-}
+#define fail(c, status, code, ...) sl_query_failf((c)->req, IAM_XMLNS, status, code, __VA_ARGS__)
 
 static void service_failure(iam_call *c) {
     fail(c, 500, "ServiceFailure", "The request was not applied; see the daemon's log.");
 }
 
-/* Starts <ActionResponse><ActionResult>; result=false for actions without output. */
 static void reply_begin(iam_call *c, sl_buf *b, bool result) {
-    sl_buf_init(b);
-    sl_buf_printf(
-        b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%sResponse xmlns=\"" IAM_XMLNS "\">",
-        c->action);
-    if (result) sl_buf_printf(b, "<%sResult>", c->action);
+    sl_query_reply_begin(b, IAM_XMLNS, c->action, result);
 }
 
 static void reply_end(iam_call *c, sl_buf *b, bool result) {
-    if (result) sl_buf_printf(b, "</%sResult>", c->action);
-    sl_buf_printf(b, "<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>",
-                  c->req->request_id, c->action);
-    sl_resp_set(c->req, 200, "text/xml", b->data, b->len);
-    sl_buf_free(b);
+    sl_query_reply_end(c->req, b, c->action, result);
 }
 
 static void reply_empty(iam_call *c) {
@@ -88,11 +55,7 @@ static void reply_empty(iam_call *c) {
     reply_end(c, &b, false);
 }
 
-static void xml_text(sl_buf *b, const char *tag, const char *s) {
-    sl_buf_printf(b, "<%s>", tag);
-    sl_buf_xml_escape(b, s, strlen(s));
-    sl_buf_printf(b, "</%s>", tag);
-}
+#define xml_text sl_query_xml_text
 
 /* IAM returns policy documents URL-encoded (RFC 3986). */
 static void xml_document(sl_buf *b, const char *tag, const char *doc) {
@@ -105,18 +68,7 @@ static void xml_document(sl_buf *b, const char *tag, const char *doc) {
 
 static void xml_tags(sl_buf *b, const char *tags_json) {
     json_t *tags = json_loads(tags_json ? tags_json : "[]", 0, NULL);
-    if (json_array_size(tags)) {
-        sl_buf_puts(b, "<Tags>");
-        size_t i;
-        json_t *t;
-        json_array_foreach(tags, i, t) {
-            sl_buf_puts(b, "<member>");
-            xml_text(b, "Key", json_string_value(json_object_get(t, "Key")));
-            xml_text(b, "Value", json_string_value(json_object_get(t, "Value")));
-            sl_buf_puts(b, "</member>");
-        }
-        sl_buf_puts(b, "</Tags>");
-    }
+    if (json_array_size(tags)) sl_query_xml_tags(b, tags);
     json_decref(tags);
 }
 
@@ -167,7 +119,7 @@ static void invalid(iam_call *c, const char *value, const char *field, const cha
          value, camel, constraint);
 }
 
-static const char *param(iam_call *c, const char *name) { return iam_form_get(&c->form, name); }
+static const char *param(iam_call *c, const char *name) { return sl_form_get(&c->form, name); }
 
 /* A required role name, or NULL after answering the error. */
 static const char *role_name_param(iam_call *c) {
@@ -237,8 +189,8 @@ static bool marker_param(iam_call *c, const char **marker) {
 static json_t *tags_param(iam_call *c) {
     json_t *tags = json_array();
     for (size_t i = 1;; i++) {
-        const char *key = iam_form_getf(&c->form, "Tags.member.%zu.Key", i);
-        const char *value = iam_form_getf(&c->form, "Tags.member.%zu.Value", i);
+        const char *key = sl_form_getf(&c->form, "Tags.member.%zu.Key", i);
+        const char *value = sl_form_getf(&c->form, "Tags.member.%zu.Value", i);
         if (!key && !value) break;
         if (i > TAGS_MAX) {
             json_decref(tags);
@@ -471,39 +423,15 @@ static const struct {
 
 /* ---- framing ---- */
 
-static bool authenticate(iam_call *c) {
-    sl_auth_result auth;
-    switch (sl_req_verify_sigv4(c->req, c->iam->credentials, &auth)) {
-    case SL_AUTH_OK: return true;
-    case SL_AUTH_ANONYMOUS:
-        fail(c, 403, "MissingAuthenticationToken", "Request is missing Authentication Token");
-        break;
-    case SL_AUTH_UNKNOWN_KEY:
-        fail(c, 403, "InvalidClientTokenId",
-             "The security token included in the request is invalid.");
-        break;
-    case SL_AUTH_SKEWED:
-    case SL_AUTH_EXPIRED: fail(c, 403, "RequestExpired", "%s", auth.message); break;
-    case SL_AUTH_MALFORMED: fail(c, 400, "IncompleteSignature", "%s", auth.message); break;
-    case SL_AUTH_BAD_SIGNATURE:
-        fail(c, 403, "SignatureDoesNotMatch",
-             "The request signature we calculated does not match the signature you provided. "
-             "Check your AWS Secret Access Key and signing method. Consult the service "
-             "documentation for details.");
-        break;
-    }
-    return false;
-}
-
 static void on_complete(sl_req *req) {
     iam_call *c = req->state;
     c->action = "";
     if (req->body_too_large)
         return fail(c, 413, "RequestEntityTooLarge", "The request body is larger than 1 MiB.");
-    if (!authenticate(c)) return;
+    if (!sl_query_authenticate(req, c->iam->credentials, IAM_XMLNS)) return;
     char err[256];
-    if (iam_form_parse(&c->form, req->body.data ? req->body.data : "", req->body.len, err,
-                       sizeof err) != 0)
+    if (sl_form_parse(&c->form, req->body.data ? req->body.data : "", req->body.len, err,
+                      sizeof err) != 0)
         return fail(c, 400, "MalformedQueryString", "%s", err);
     const char *action = param(c, "Action");
     if (!action) return fail(c, 400, "MissingAction", "Missing Action");
@@ -523,7 +451,7 @@ static void on_complete(sl_req *req) {
 static void call_free(sl_req *req) {
     iam_call *c = req->state;
     if (!c) return;
-    iam_form_free(&c->form);
+    sl_form_free(&c->form);
     free(c);
     req->state = NULL;
 }

@@ -1,6 +1,6 @@
-/* iam_internal: what the IAM files share: the form decoder of the Query protocol, the
- * model's input constraints and the policy grammar check (validate.c), and the role and
- * inline-policy rows in the store (iam.c). api.c owns the wire. */
+/* iam_internal: what the IAM files share: the model's input constraints and the policy
+ * grammar check (validate.c), and the role and inline-policy rows in the store (iam.c). api.c
+ * owns the wire (with core/query.c's form decoder and XML envelopes). */
 #ifndef SL_IAM_INTERNAL_H
 #define SL_IAM_INTERNAL_H
 
@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/query.h"
 #include "iam/iam.h"
 #include "store/store.h"
 
@@ -16,29 +17,6 @@ struct sl_iam {
     sl_store *store;
     struct sl_credentials *credentials;
 };
-
-/* ---- form.c: application/x-www-form-urlencoded bodies ---- */
-
-typedef struct {
-    char *name;
-    char *value;
-} iam_param;
-
-typedef struct {
-    iam_param *params;
-    size_t n, cap;
-} iam_form;
-
-/* Decodes "a=1&b=x+y%21" ('+' is a space, %XX an octet). An empty body is an empty form.
- * Returns 0, or -1 with err filled when an escape is malformed or decodes to NUL. A name sent
- * twice keeps its first value. The form owns its strings; release with iam_form_free. */
-int iam_form_parse(iam_form *f, const char *body, size_t n, char *err, size_t errlen);
-/* The value of a parameter, or NULL when absent. */
-const char *iam_form_get(const iam_form *f, const char *name);
-/* The same with a printf-built name, for list members: "Tags.member.%zu.Key". */
-const char *iam_form_getf(const iam_form *f, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void iam_form_free(iam_form *f);
 
 /* ---- validate.c: the IAM model's constraints ---- */
 

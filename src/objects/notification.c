@@ -1,7 +1,10 @@
 /* notification: Put/GetBucketNotificationConfiguration. The configuration is kept in the
  * bucket's config (as JSON) and read by the event dispatcher when it turns an object change
- * into events. EventBridgeConfiguration takes effect now; topic and function destinations are
- * stored and returned, and deliver once those services exist (docs/s3.md says so). */
+ * into events. EventBridgeConfiguration and TopicConfigurations (SNS) take effect at once: a
+ * topic must exist when the configuration is put (AWS's "Unable to validate the following
+ * destination configurations" otherwise), and each gets s3:TestEvent in the same transaction
+ * that stores the configuration. Function destinations are stored and returned only, until
+ * Sluice has Lambda (docs/s3.md says so). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +12,7 @@
 #include "core/ids.h"
 #include "core/xml.h"
 #include "objects/s3.h"
+#include "sns/sns.h"
 
 static const char *const valid_events[] = {"s3:ObjectCreated:*",
                                            "s3:ObjectCreated:Put",
@@ -48,6 +52,9 @@ static void invalid(s3_call *c, const char *msg) { s3_error(c, 400, "InvalidArgu
 typedef struct {
     char *bucket;
     char *config;
+    struct sl_sns *sns;
+    json_t *topics; /* topic ARNs that get s3:TestEvent */
+    const char *request_id;
 } notif_args;
 
 static int put_job(sqlite3 *db, void *arg) {
@@ -63,7 +70,43 @@ static int put_job(sqlite3 *db, void *arg) {
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return -1;
-    return sqlite3_changes(db) ? 0 : 1;
+    if (!sqlite3_changes(db)) return 1;
+    if (a->sns && json_array_size(a->topics) &&
+        sl_sns_s3_test_events(a->sns, db, a->bucket, a->topics, a->request_id) != 0)
+        return -1;
+    return 0;
+}
+
+/* The topics of cfg that do not exist, as AWS's error lists them: ArgumentName1/Value1... */
+static bool topics_exist(s3_call *c, const json_t *cfg, json_t *topics) {
+    sl_buf extra;
+    sl_buf_init(&extra);
+    int missing = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(cfg, "TopicConfigurations"), i, e) {
+        const char *arn = json_string_value(json_object_get(e, "TopicArn"));
+        if (c->o->sns && sl_sns_topic_exists(c->o->sns, arn)) {
+            json_array_append_new(topics, json_string(arn));
+            continue;
+        }
+        missing++;
+        sl_buf_printf(&extra, "<ArgumentName%d>", missing);
+        sl_buf_xml_escape(&extra, arn, strlen(arn));
+        sl_buf_printf(&extra,
+                      "</ArgumentName%d><ArgumentValue%d>The destination topic does not "
+                      "exist</ArgumentValue%d>",
+                      missing, missing, missing);
+    }
+    if (missing) {
+        char resource[300];
+        snprintf(resource, sizeof resource, "/%s", c->bucket);
+        sl_s3_error(c->req, 400, "InvalidArgument",
+                    "Unable to validate the following destination configurations", resource,
+                    extra.data);
+    }
+    sl_buf_free(&extra);
+    return missing == 0;
 }
 
 void s3_put_bucket_notification(s3_call *c) {
@@ -154,10 +197,19 @@ void s3_put_bucket_notification(s3_call *c) {
         json_decref(cfg);
         return invalid(c, problem);
     }
-    notif_args a = {c->bucket, json_dumps(cfg, JSON_COMPACT)};
+    json_t *topics = json_array();
+    if (!topics_exist(c, cfg, topics)) {
+        json_decref(topics);
+        json_decref(cfg);
+        return;
+    }
+    notif_args a = {c->bucket, json_dumps(cfg, JSON_COMPACT), c->o->sns, topics,
+                    c->req->request_id};
     json_decref(cfg);
     int rc = sl_store_write(c->o->store, put_job, &a);
     free(a.config);
+    if (rc == 0 && json_array_size(topics)) sl_sns_kick(c->o->sns);
+    json_decref(topics);
     if (rc == 1) return s3_no_such_bucket(c);
     if (rc != 0) return s3_internal_error(c, "put notification");
     sl_resp_set(c->req, 200, NULL, NULL, 0);

@@ -67,6 +67,8 @@ sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen) {
     return o;
 }
 
+void sl_objects_set_sns(sl_objects *o, struct sl_sns *sns) { o->sns = sns; }
+
 void sl_objects_free(sl_objects *o) {
     if (!o) return;
     pthread_join(o->sweeper, NULL);

@@ -15,5 +15,8 @@ typedef struct sl_objects sl_objects;
 sl_objects *sl_objects_new(const sl_context *ctx, char *err, size_t errlen);
 void sl_objects_register(sl_objects *o, sl_router *router);
 void sl_objects_free(sl_objects *o);
+/* Lets TopicConfigurations be checked against existing topics and s3:TestEvent published. */
+struct sl_sns;
+void sl_objects_set_sns(sl_objects *o, struct sl_sns *sns);
 
 #endif

@@ -39,6 +39,7 @@ struct sl_objects {
     pthread_t sweeper;             /* the start-up sweep of leftovers */
     int64_t started_ns;            /* blobs older than this (ns since the epoch) predate the run */
     struct sl_name_cache *buckets; /* name -> region of buckets seen (core/name_cache.h) */
+    struct sl_sns *sns;            /* topic notifications (set once both services exist), or NULL */
 };
 
 typedef struct {

@@ -742,6 +742,8 @@ static const char *resource_type_of(sfn_task_kind k) {
     case TASK_ECS_RUN:
     case TASK_ECS_RUN_SYNC:
     case TASK_ECS_RUN_TOKEN: return "ecs";
+    case TASK_SNS_PUBLISH:
+    case TASK_SNS_PUBLISH_TOKEN: return "sns";
     default: return "unknown";
     }
 }
@@ -897,7 +899,8 @@ static void task_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
             return;
         }
         if (kind == TASK_AWS_SDK_S3 || kind == TASK_S3 || kind == TASK_EVENTS_PUT ||
-            kind == TASK_EVENTS_PUT_TOKEN) {
+            kind == TASK_EVENTS_PUT_TOKEN || kind == TASK_SNS_PUBLISH ||
+            kind == TASK_SNS_PUBLISH_TOKEN) {
             char *error = NULL, *cause = NULL;
             json_t *res = sfn_task_run_sync(s, kind, action, params, &error, &cause);
             if (!res) {
@@ -913,7 +916,7 @@ static void task_enter(sl_states *s, sfn_exec *e, sfn_run *r) {
                 free(cause);
                 return;
             }
-            if (kind != TASK_EVENTS_PUT_TOKEN) {
+            if (kind != TASK_EVENTS_PUT_TOKEN && kind != TASK_SNS_PUBLISH_TOKEN) {
                 task_succeeded(s, e, r, res);
                 json_decref(res);
                 return;

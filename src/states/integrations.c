@@ -32,6 +32,8 @@ sfn_task_kind sfn_task_classify(const sl_states *s, const char *resource, const 
         {"arn:aws:states:::ecs:runTask", TASK_ECS_RUN},
         {"arn:aws:states:::ecs:runTask.sync", TASK_ECS_RUN_SYNC},
         {"arn:aws:states:::ecs:runTask.waitForTaskToken", TASK_ECS_RUN_TOKEN},
+        {"arn:aws:states:::sns:publish", TASK_SNS_PUBLISH},
+        {"arn:aws:states:::sns:publish.waitForTaskToken", TASK_SNS_PUBLISH_TOKEN},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(resource, fixed[i].resource) == 0) return fixed[i].kind;
@@ -135,6 +137,8 @@ json_t *sfn_task_run_sync(sl_states *s, sfn_task_kind kind, const char *action, 
     case TASK_EVENTS_PUT_TOKEN: return put_events(s, params, error, cause);
     case TASK_AWS_SDK_S3: return sfn_s3_task(s, true, action, params, error, cause);
     case TASK_S3: return sfn_s3_task(s, false, action, params, error, cause);
+    case TASK_SNS_PUBLISH:
+    case TASK_SNS_PUBLISH_TOKEN: return sfn_sns_publish(s, params, error, cause);
     default:
         *error = sl_xstrdup("States.TaskFailed");
         *cause = sl_xstrdup("This resource does not run synchronously.");

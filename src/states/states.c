@@ -48,6 +48,8 @@ void sl_states_set_objects(sl_states *s, struct sl_objects *objects) { s->object
 
 void sl_states_set_tasks(sl_states *s, struct sl_tasks *tasks) { s->tasks = tasks; }
 
+void sl_states_set_sns(sl_states *s, struct sl_sns *sns) { s->sns = sns; }
+
 /* AWS: 1-80 characters; no whitespace, brackets, wildcards, the special characters below or
  * control characters. */
 bool sfn_name_valid(const char *name);

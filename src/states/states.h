@@ -24,6 +24,9 @@ void sl_states_set_objects(sl_states *s, struct sl_objects *objects);
 /* Gives arn:aws:states:::ecs:runTask tasks the ECS service to run tasks with. */
 struct sl_tasks;
 void sl_states_set_tasks(sl_states *s, struct sl_tasks *tasks);
+/* Lets arn:aws:states:::sns:publish tasks publish. */
+struct sl_sns;
+void sl_states_set_sns(sl_states *s, struct sl_sns *sns);
 
 /* StartExecution for another service (an EventBridge target): input is JSON text, name may be
  * NULL (a UUID is chosen). Returns 0 with the execution ARN in arn_out, or -1 with the AWS error

@@ -319,9 +319,11 @@ typedef enum {
     TASK_S3,
     TASK_EVENTS_PUT,
     TASK_EVENTS_PUT_TOKEN,
-    TASK_ECS_RUN,       /* ecs:runTask: succeeds with RunTask's answer */
-    TASK_ECS_RUN_SYNC,  /* .sync: waits for the task to stop */
-    TASK_ECS_RUN_TOKEN, /* .waitForTaskToken */
+    TASK_ECS_RUN,           /* ecs:runTask: succeeds with RunTask's answer */
+    TASK_ECS_RUN_SYNC,      /* .sync: waits for the task to stop */
+    TASK_ECS_RUN_TOKEN,     /* .waitForTaskToken */
+    TASK_SNS_PUBLISH,       /* sns:publish: Publish's output */
+    TASK_SNS_PUBLISH_TOKEN, /* .waitForTaskToken */
     TASK_UNKNOWN,
 } sfn_task_kind;
 
@@ -331,6 +333,11 @@ sfn_task_kind sfn_task_classify(const sl_states *s, const char *resource, const 
  * error/cause set (malloc'd). */
 json_t *sfn_task_run_sync(sl_states *s, sfn_task_kind kind, const char *action, json_t *params,
                           char **error, char **cause);
+
+/* ---- sns_tasks.c ---- */
+/* arn:aws:states:::sns:publish with the task's Parameters: Publish's output with the SDK's
+ * metadata, or NULL with error/cause set (malloc'd). */
+json_t *sfn_sns_publish(sl_states *s, json_t *params, char **error, char **cause);
 
 /* ---- activities.c ---- */
 void sfn_activity_publish(sl_states *s, const char *activity_arn, const char *token, json_t *input);
@@ -382,6 +389,7 @@ struct sl_states {
     sl_json_service json;
     struct sl_objects *objects; /* for the S3 integrations, may be NULL */
     struct sl_tasks *tasks;     /* for ecs:runTask, may be NULL */
+    struct sl_sns *sns;         /* for sns:publish, may be NULL */
 
     pthread_mutex_t catalog_mu;
     sfn_machine **machines; /* cache by def hash + arn */

@@ -287,6 +287,41 @@ static const char *const migrations[] = {
     "  document TEXT NOT NULL,"
     "  PRIMARY KEY (role, name)"
     ") WITHOUT ROWID;",
+    /* 9: SNS topics, subscriptions and pending deliveries. A delivery row carries everything
+     * its sending needs (protocol, endpoint, the message document), so it outlives an
+     * Unsubscribe that follows the Publish, as on AWS. */
+    "CREATE TABLE sns_topics ("
+    "  arn TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  attributes TEXT NOT NULL DEFAULT '{}',"
+    "  tags TEXT NOT NULL DEFAULT '[]'"
+    ");"
+    "CREATE TABLE sns_subscriptions ("
+    "  arn TEXT PRIMARY KEY,"
+    "  topic_arn TEXT NOT NULL,"
+    "  protocol TEXT NOT NULL,"
+    "  endpoint TEXT NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  confirmed INTEGER NOT NULL DEFAULT 0,"
+    "  attributes TEXT NOT NULL DEFAULT '{}',"
+    "  created_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX sns_subscriptions_by_topic ON sns_subscriptions (topic_arn, arn);"
+    "CREATE TABLE sns_deliveries ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  subscription_arn TEXT NOT NULL,"
+    "  protocol TEXT NOT NULL,"
+    "  endpoint TEXT NOT NULL,"
+    "  raw INTEGER NOT NULL DEFAULT 0,"
+    "  policy TEXT,"           /* the effective retry policy, JSON */
+    "  message TEXT NOT NULL," /* the message document (Type, MessageId, ...) */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  last_error TEXT"
+    ");"
+    "CREATE INDEX sns_deliveries_due ON sns_deliveries (next_ms);",
 };
 
 int sl_migrations_apply(sqlite3 *db, char *err, size_t errlen) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/buf.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "store/migrations.h"
 
@@ -334,4 +335,16 @@ int sl_store_exec_job(sqlite3 *db, void *arg) {
         return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 1 : -1;
     j->changes = sqlite3_changes(db);
     return 0;
+}
+
+int64_t sl_store_due_in_ms(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st = sl_store_cached(db, sql);
+    int64_t next = INT64_MAX;
+    if (!st) return next;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        int64_t due = sqlite3_column_int64(st, 0) - sl_now_ms();
+        next = due < 0 ? 0 : due;
+    }
+    sqlite3_reset(st);
+    return next;
 }

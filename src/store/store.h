@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sl_store sl_store;
 
@@ -60,5 +61,10 @@ int sl_store_exec_job(sqlite3 *db, void *job);
  * NULL (logged) when the SQL does not prepare. Hot paths use this: preparing costs more than
  * running a point query. */
 sqlite3_stmt *sl_store_cached(sqlite3 *db, const char *sql);
+
+/* For workers that poll a table of due rows: sql selects one value, the earliest due time in
+ * ms since the epoch (e.g. "SELECT min(next_ms) FROM ..."). Returns the ms until then (0 when
+ * already due), or INT64_MAX when sql gives NULL or fails. Reads with db. */
+int64_t sl_store_due_in_ms(sqlite3 *db, const char *sql);
 
 #endif

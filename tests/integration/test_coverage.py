@@ -171,7 +171,7 @@ def served_test(key):
     return test
 
 
-SERVICES = ["s3", "events", "cloudtrail", "stepfunctions", "ecs", "logs", "iam"]
+SERVICES = ["s3", "events", "cloudtrail", "stepfunctions", "ecs", "logs", "iam", "sns"]
 TESTS = [test_docs_agree_with_models_and_sources]
 for _key in SERVICES:
     TESTS += [not_supported_test(_key), served_test(_key)]

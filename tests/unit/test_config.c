@@ -114,11 +114,40 @@ static void test_file(void **state) {
     remove(path);
 }
 
+static void test_smtp(void **state) {
+    (void)state;
+    char path[] = "/tmp/sluice-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("{\"smtp_url\": \"smtp://mail:25\", \"smtp_from\": \"sns@here\"}", f);
+    fclose(f);
+    sl_config cfg;
+    char err[256];
+    sl_config_defaults(&cfg);
+    assert_null(cfg.smtp_url);
+    assert_string_equal(cfg.smtp_from, "no-reply@sns.sluice.local");
+    assert_int_equal(sl_config_load_file(&cfg, path, err, sizeof err), 0);
+    assert_string_equal(cfg.smtp_url, "smtp://mail:25");
+    assert_string_equal(cfg.smtp_from, "sns@here");
+    /* the environment wins over the file */
+    setenv("SLUICE_SMTP_URL", "smtps://other:465", 1);
+    setenv("SLUICE_SMTP_FROM", "env@here", 1);
+    sl_config_from_env(&cfg);
+    unsetenv("SLUICE_SMTP_URL");
+    unsetenv("SLUICE_SMTP_FROM");
+    assert_string_equal(cfg.smtp_url, "smtps://other:465");
+    assert_string_equal(cfg.smtp_from, "env@here");
+    sl_config_free(&cfg);
+    remove(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_loopback_rule),
         cmocka_unit_test(test_file),
+        cmocka_unit_test(test_smtp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,23 +41,23 @@ static void test_form_decoding(void **state) {
         {"%00=1", -1, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        iam_form f;
+        sl_form f;
         char err[256] = "";
-        int rc = iam_form_parse(&f, cases[i].body, strlen(cases[i].body), err, sizeof err);
+        int rc = sl_form_parse(&f, cases[i].body, strlen(cases[i].body), err, sizeof err);
         if (rc != cases[i].rc) fail_msg("case %zu (%s): rc %d", i, cases[i].body, rc);
         if (rc != 0) {
             assert_non_null(strstr(err, "URL-encoded"));
             assert_int_equal(f.n, 0);
             continue;
         }
-        const char *v = iam_form_get(&f, cases[i].name);
+        const char *v = sl_form_get(&f, cases[i].name);
         if (cases[i].value) {
             if (!v || strcmp(v, cases[i].value))
                 fail_msg("case %zu (%s): got %s", i, cases[i].body, v ? v : "(absent)");
         } else if (v) {
             fail_msg("case %zu (%s): expected absent, got %s", i, cases[i].body, v);
         }
-        iam_form_free(&f);
+        sl_form_free(&f);
     }
 }
 
@@ -65,25 +65,25 @@ static void test_form_members_and_limits(void **state) {
     (void)state;
     const char *body = "Tags.member.1.Key=a&Tags.member.1.Value=1&Tags.member.2.Key=b&"
                        "Tags.member.2.Value=";
-    iam_form f;
+    sl_form f;
     char err[256];
-    assert_int_equal(iam_form_parse(&f, body, strlen(body), err, sizeof err), 0);
-    assert_string_equal(iam_form_getf(&f, "Tags.member.%d.Key", 2), "b");
-    assert_string_equal(iam_form_getf(&f, "Tags.member.%d.Value", 2), "");
-    assert_null(iam_form_getf(&f, "Tags.member.%d.Key", 3));
-    iam_form_free(&f);
+    assert_int_equal(sl_form_parse(&f, body, strlen(body), err, sizeof err), 0);
+    assert_string_equal(sl_form_getf(&f, "Tags.member.%d.Key", 2), "b");
+    assert_string_equal(sl_form_getf(&f, "Tags.member.%d.Value", 2), "");
+    assert_null(sl_form_getf(&f, "Tags.member.%d.Key", 3));
+    sl_form_free(&f);
 
     /* A body is not a C string: parsing stops at its length. */
-    assert_int_equal(iam_form_parse(&f, "A=1&B=2", 3, err, sizeof err), 0);
-    assert_string_equal(iam_form_get(&f, "A"), "1");
-    assert_null(iam_form_get(&f, "B"));
-    iam_form_free(&f);
+    assert_int_equal(sl_form_parse(&f, "A=1&B=2", 3, err, sizeof err), 0);
+    assert_string_equal(sl_form_get(&f, "A"), "1");
+    assert_null(sl_form_get(&f, "B"));
+    sl_form_free(&f);
 
     /* More parameters than any call needs is refused, not scanned quadratically. */
     char *big = malloc(20000);
     size_t n = 0;
     for (int i = 0; i < 1001; i++) n += (size_t)sprintf(big + n, "P%d=1&", i);
-    assert_int_equal(iam_form_parse(&f, big, n, err, sizeof err), -1);
+    assert_int_equal(sl_form_parse(&f, big, n, err, sizeof err), -1);
     assert_non_null(strstr(err, "more than"));
     free(big);
 }

@@ -1,22 +1,22 @@
-/* Fuzz target: the IAM Query protocol's form decoder on arbitrary bodies; every decoded name
+/* Fuzz target: the Query protocol's form decoder (IAM, SNS) on arbitrary bodies; every decoded name
  * and value must be a NUL-terminated string that lookups return. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "iam/iam_internal.h"
+#include "core/query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    iam_form f;
+    sl_form f;
     memset(&f, 0, sizeof f);
     char err[256];
-    if (iam_form_parse(&f, (const char *)data, size, err, sizeof err) == 0) {
-        const char *a = iam_form_get(&f, "Action");
+    if (sl_form_parse(&f, (const char *)data, size, err, sizeof err) == 0) {
+        const char *a = sl_form_get(&f, "Action");
         if (a) (void)strlen(a);
-        const char *t = iam_form_getf(&f, "Tags.member.%d.Key", 1);
+        const char *t = sl_form_getf(&f, "Tags.member.%d.Key", 1);
         if (t) (void)strlen(t);
     }
-    iam_form_free(&f);
+    sl_form_free(&f);
     return 0;
 }
