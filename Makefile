@@ -39,6 +39,7 @@ bench: deps sluice
 	@bench/tasks/run
 	@python3 bench/latency/upload_to_delivery.py build/sluice 500
 	@bench/pipeline/run
+	@SLUICE_BIN=build/sluice bench/sns/run
 
 fuzz:
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON -DSLUICE_SANITIZE=ON -DSLUICE_TESTS=OFF >/dev/null
