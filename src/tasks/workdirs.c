@@ -33,9 +33,9 @@ void ecs_workdir_remove(const char *path) {
 }
 
 /* Emptying a task's directory keeps the directory itself and its first container's dir
- * (level 1, named kept_name); nftw has no context argument, and only one thread empties at a
- * time (under spare_mu). */
-static const char *kept_name;
+ * (level 1, named kept_name); nftw has no context argument, so the name is the emptying
+ * thread's own. */
+static __thread const char *kept_name;
 static int empty_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     if (ftw->level == 0) return 0;
     if (ftw->level == 1 && flag == FTW_DP && !strcmp(path + ftw->base, kept_name)) return 0;
