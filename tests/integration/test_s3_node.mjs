@@ -17,6 +17,8 @@ import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 
+import { expectError, registry, runTests } from "./node_tap.mjs";
+
 const require = createRequire(new URL("./node/package.json", import.meta.url));
 const {
   S3Client, CreateBucketCommand, HeadBucketCommand, ListBucketsCommand, DeleteBucketCommand,
@@ -28,7 +30,6 @@ const {
 const { Upload } = require("@aws-sdk/lib-storage");
 
 const EP = process.env.AWS_ENDPOINT_URL;
-const FILTER = process.env.SLUICE_TEST_FILTER || "";
 const KIND = process.env.SLUICE_ENDPOINT_KIND || "sluice";
 const TMP = fs.mkdtempSync(path.join(process.env.SLUICE_TEST_TMP || os.tmpdir(), "node-"));
 const MIB = 1024 * 1024;
@@ -154,17 +155,6 @@ async function emptyAndDelete(b) {
   }
 }
 
-async function expectError(promise, name, status) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.name, name, `error name (${e.message})`);
-    assert.equal(e.$metadata?.httpStatusCode, status, "HTTP status");
-    return e;
-  }
-  assert.fail(`expected ${name} (${status}), the call succeeded`);
-}
-
 function motoDiffers(how) {
   if (KIND === "moto") {
     console.log(`# moto differs, not checked: ${how}`);
@@ -187,8 +177,7 @@ async function uploadAndCompare(b, key, body, size, digest, opts = {}) {
 }
 
 // ---- tests ----------------------------------------------------------------------------------
-const tests = [];
-const test = (name, fn) => tests.push({ name, fn });
+const { tests, test } = registry();
 
 test("bucket_lifecycle", async () => {
   const name = `js-life-${crypto.randomBytes(4).toString("hex")}`;
@@ -407,32 +396,14 @@ async function endpointAlive() {
 }
 
 async function main() {
-  if (!EP) {
-    console.log("not ok - node: AWS_ENDPOINT_URL is not set (tests/integration/run sets it)");
-    return 1;
-  }
   const pkg = require("@aws-sdk/client-s3/package.json");
-  console.log(`# @aws-sdk/client-s3 ${pkg.version}, node ${process.version}, endpoint ${EP}`);
-  let failed = 0;
-  for (const t of tests) {
-    if (FILTER && !t.name.includes(FILTER)) continue;
-    const t0 = Date.now();
-    try {
-      await t.fn();
-      console.log(`ok - ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    } catch (e) {
-      failed++;
-      console.log(`not ok - ${t.name}`);
-      for (const line of String(e && e.stack ? e.stack : e).split("\n").slice(0, 25)) console.log(`#   ${line}`);
-    }
-    if (!(await endpointAlive())) {
-      console.log(`not ok - ${t.name}: the endpoint stopped answering after this test`);
-      return 1;
-    }
-  }
-  for (const b of created) await emptyAndDelete(b);
+  const rc = await runTests(tests, {
+    banner: `@aws-sdk/client-s3 ${pkg.version}, node ${process.version}, endpoint ${EP}`,
+    alive: endpointAlive,
+  });
+  if (EP && (await endpointAlive())) for (const b of created) await emptyAndDelete(b);
   fs.rmSync(TMP, { recursive: true, force: true });
-  return failed ? 1 : 0;
+  return rc;
 }
 
 process.exitCode = await main();

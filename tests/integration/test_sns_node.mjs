@@ -12,6 +12,8 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import http from "node:http";
 
+import { expectError, registry, runTests } from "./node_tap.mjs";
+
 const require = createRequire(new URL("./node/package.json", import.meta.url));
 const {
   SNSClient, CreateTopicCommand, DeleteTopicCommand, GetTopicAttributesCommand,
@@ -21,7 +23,6 @@ const {
 } = require("@aws-sdk/client-sns");
 
 const EP = process.env.AWS_ENDPOINT_URL;
-const FILTER = process.env.SLUICE_TEST_FILTER || "";
 const sns = new SNSClient({ endpoint: EP, region: "us-east-1", maxAttempts: 1 });
 const suffix = crypto.randomBytes(4).toString("hex");
 
@@ -47,17 +48,6 @@ async function waitFor(what, pred, ms = 15000) {
     if (Date.now() > end) assert.fail(`no ${what} within ${ms} ms (${received.length} received)`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-async function expectError(promise, name, status) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.name, name, `error name (${e.message})`);
-    assert.equal(e.$metadata?.httpStatusCode, status, "HTTP status");
-    return e;
-  }
-  assert.fail(`expected ${name} (${status}), the call succeeded`);
 }
 
 // The string SNS signs: these fields in this order, each name and value on its own line; for a
@@ -98,8 +88,7 @@ async function subscribeConfirmed(topicArn, attributes) {
   return s.SubscriptionArn;
 }
 
-const tests = [];
-const test = (name, fn) => tests.push({ name, fn });
+const { tests, test } = registry();
 
 test("topics_tags_and_paginator", async () => {
   const arns = [];
@@ -195,29 +184,8 @@ test("errors_as_the_sdk_raises_them", async () => {
     Endpoint: HOOK })), "NotFoundException", 404);
 });
 
-// ---- harness --------------------------------------------------------------------------------
-async function main() {
-  if (!EP) {
-    console.log("not ok - node: AWS_ENDPOINT_URL is not set (tests/integration/run sets it)");
-    return 1;
-  }
-  const pkg = require("@aws-sdk/client-sns/package.json");
-  console.log(`# @aws-sdk/client-sns ${pkg.version}, node ${process.version}, endpoint ${EP}`);
-  let failed = 0;
-  for (const t of tests) {
-    if (FILTER && !t.name.includes(FILTER)) continue;
-    const t0 = Date.now();
-    try {
-      await t.fn();
-      console.log(`ok - ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    } catch (e) {
-      failed++;
-      console.log(`not ok - ${t.name}`);
-      for (const line of String(e && e.stack ? e.stack : e).split("\n").slice(0, 25)) console.log(`#   ${line}`);
-    }
-  }
-  server.close();
-  return failed ? 1 : 0;
-}
-
-process.exitCode = await main();
+const pkg = require("@aws-sdk/client-sns/package.json");
+process.exitCode = await runTests(tests, {
+  banner: `@aws-sdk/client-sns ${pkg.version}, node ${process.version}, endpoint ${EP}`,
+});
+server.close();
